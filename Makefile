@@ -1,0 +1,41 @@
+# The two set-up commands are `make demo` and `make test`; each builds .venv on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEVSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/voucher-ledger demo
+
+# The suite runs every database test twice: on SQLite and on a throwaway PostgreSQL 15
+# that tests/pgserver.py starts (as the postgres user when run as root) and stops.
+test: $(DEVSTAMP)
+	$(BIN)/python -m pytest -n 2 -q
+	$(MAKE) --no-print-directory lint
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check ledger projections commands
+	$(BIN)/mypy ledger projections commands
+
+bench: $(STAMP)
+	@echo "make bench: not implemented yet — see issue 10 (Performance). Nothing is measured."
+	@exit 1
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
