@@ -1,0 +1,326 @@
+"""The ledger's eventsourcing Application: one method per command.
+
+Each method loads the aggregates a rule needs, lets each aggregate enforce the rules it owns,
+and saves every touched aggregate in **one** ``save()``: all of a command's events are stored
+together or not at all. Rules that span aggregates (the yearly quota, one voucher per unit per
+year) hold under concurrent writers because the second writer's save collides on an aggregate
+version and the event store refuses it (``eventsourcing.persistence.IntegrityError``); the
+caller retries.
+
+Every method returns the events it stored (an empty list when the command was a harmless
+repeat of one already applied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.utils import Environment, EnvType
+
+from ledger.clock import business_year, half_year, period_year
+from ledger.entities import Applicant, Supplier
+from ledger.errors import Rejected
+from ledger.events import Context
+from ledger.payment import PaymentInstruction
+from ledger.policy import Policy
+from ledger.programme import Programme, SupplierList
+from ledger.voucher import Redemption, Voucher
+
+A = TypeVar("A", bound=Aggregate)
+Events = list[DomainEventProtocol[UUID]]
+
+
+class DateAsISO(Transcoding):
+    """``date`` is not transcoded by the library; service dates need it."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class VoucherLedger(Application[UUID]):
+    name = "VoucherLedger"
+
+    def __init__(self, policies: Mapping[str, Policy], env: EnvType | None = None) -> None:
+        self.policies = dict(policies)
+        self._programme_policies: dict[str, Programme] = {}
+        super().__init__(env)
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        # The library would merge os.environ in; the ledger takes its configuration only
+        # from the caller, so the same inputs always mean the same ledger.
+        return Environment(name, {**type(self).env, **(env or {})})
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ---- plumbing ------------------------------------------------------------------------
+
+    def _load(self, cls: type[A], aggregate_id: UUID, code: str, message: str) -> A:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise Rejected(code, message) from None
+        assert isinstance(aggregate, cls)
+        return aggregate
+
+    def _find(self, aggregate_id: UUID) -> Any | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _commit(self, *aggregates: Aggregate) -> Events:
+        events: Events = [e for a in aggregates for e in a.pending_events]
+        if events:
+            self.save(*aggregates)
+        return events
+
+    def applicant(self, credit_code: str) -> Applicant:
+        return self._load(
+            Applicant,
+            Applicant.id_for(credit_code),
+            "applicant-not-registered",
+            f"no applicant with credit code {credit_code}",
+        )
+
+    def supplier(self, credit_code: str) -> Supplier:
+        return self._load(
+            Supplier,
+            Supplier.id_for(credit_code),
+            "supplier-not-registered",
+            f"no supplier with credit code {credit_code}",
+        )
+
+    def programme(self, name: str) -> Programme:
+        return self._load(
+            Programme, Programme.id_for(name), "programme-not-open", f"programme {name} is not open"
+        )
+
+    def programme_terms(self, name: str) -> Programme:
+        """The programme as opened: its policy snapshot never changes, so it is cached."""
+        if name not in self._programme_policies:
+            try:
+                opened: Programme = self.repository.get(Programme.id_for(name), version=1)
+            except AggregateNotFoundError:
+                raise Rejected("programme-not-open", f"programme {name} is not open") from None
+            self._programme_policies[name] = opened
+        return self._programme_policies[name]
+
+    def voucher(self, number: str) -> Voucher:
+        return self._load(
+            Voucher, Voucher.id_for(number), "unknown-voucher", f"no voucher numbered {number}"
+        )
+
+    def redemption(self, supplier: str, invoice_number: str) -> Redemption:
+        return self._load(
+            Redemption,
+            Redemption.id_for(supplier, invoice_number),
+            "unknown-redemption",
+            f"no redemption by {supplier} with invoice number {invoice_number}",
+        )
+
+    # ---- registration --------------------------------------------------------------------
+
+    def register_applicant(
+        self, ctx: Context, credit_code: str, name: str, kind: str, city: str
+    ) -> Events:
+        existing = self._find(Applicant.id_for(credit_code))
+        if existing is not None:
+            if existing.same_registration(name, kind, city):
+                return []
+            raise Rejected(
+                "already-registered",
+                f"applicant {credit_code} is registered as {existing.name!r} "
+                f"({existing.kind}, {existing.city})",
+            )
+        return self._commit(Applicant.register(ctx, credit_code, name, kind, city))
+
+    def register_supplier(
+        self, ctx: Context, credit_code: str, name: str, kind: str, city: str
+    ) -> Events:
+        existing = self._find(Supplier.id_for(credit_code))
+        if existing is not None:
+            if existing.same_registration(name, kind, city):
+                return []
+            raise Rejected(
+                "already-registered",
+                f"supplier {credit_code} is registered as {existing.name!r} "
+                f"({existing.kind}, {existing.city})",
+            )
+        return self._commit(Supplier.register(ctx, credit_code, name, kind, city))
+
+    def record_affiliation(
+        self, ctx: Context, applicant: str, supplier: str, evidence: str
+    ) -> Events:
+        self.applicant(applicant)
+        owner = self.supplier(supplier)
+        owner.record_affiliation(ctx, applicant, evidence)
+        return self._commit(owner)
+
+    # ---- programmes and supplier lists ---------------------------------------------------
+
+    def open_programme(self, ctx: Context, policy_id: str, year: int) -> Events:
+        try:
+            policy = self.policies[policy_id]
+        except KeyError:
+            raise Rejected(
+                "unknown-policy",
+                f"no policy {policy_id!r}; known: {', '.join(sorted(self.policies))}",
+            ) from None
+        programme = Programme.open(ctx, policy, year)
+        if self._find(programme.id) is not None:
+            raise Rejected("programme-already-open", f"programme {programme.name} is open")
+        return self._commit(programme)
+
+    def publish_supplier_list(
+        self, ctx: Context, programme_name: str, period: str, suppliers: Sequence[str]
+    ) -> Events:
+        programme = self.programme_terms(programme_name)
+        if period_year(period) != programme.year:
+            raise Rejected(
+                "period-outside-programme-year",
+                f"period {period} is not in programme {programme.name}'s year {programme.year}",
+            )
+        for code in suppliers:
+            programme.require_eligible_supplier(self.supplier(code))
+        existing = self._find(SupplierList.id_for(programme.name, period))
+        if existing is not None:
+            if existing.suppliers == frozenset(suppliers):
+                return []
+            raise Rejected(
+                "supplier-list-already-published",
+                f"a different {period} list of {programme.name} was published already",
+            )
+        return self._commit(SupplierList.publish(ctx, programme, period, list(suppliers)))
+
+    # ---- vouchers ------------------------------------------------------------------------
+
+    def apply_for_voucher(
+        self, ctx: Context, programme_name: str, instrument_name: str, applicant_code: str
+    ) -> Events:
+        """First come, first served: the order in which applications are stored is the
+        submission order (CD-8)."""
+        programme = self.programme(programme_name)
+        instrument = programme.policy.instrument(instrument_name)
+        programme.require_in_year(ctx)
+        applicant = self.applicant(applicant_code)
+        programme.require_eligible_applicant(applicant)
+        number = programme.allot_voucher(ctx, instrument, applicant.credit_code)
+        voucher = Voucher.issue(
+            ctx, number, programme.name, programme.year, instrument, applicant.credit_code
+        )
+        return self._commit(programme, voucher)
+
+    def redeem(
+        self,
+        ctx: Context,
+        voucher_number: str,
+        supplier_code: str,
+        bill_amount: Decimal,
+        invoice_number: str,
+        service_kind: str,
+        service_date: date,
+        deduction: Decimal | None = None,
+    ) -> Events:
+        voucher = self.voucher(voucher_number)
+        previous = self._find(Redemption.id_for(supplier_code, invoice_number))
+        if previous is not None:
+            if previous.is_retry_of(voucher.number, bill_amount, service_kind, service_date):
+                return []
+            raise Rejected(
+                "duplicate-reference",
+                f"invoice {invoice_number} of supplier {supplier_code} was already redeemed "
+                f"against voucher {previous.voucher} for {previous.bill_amount}",
+            )
+        terms = self.programme_terms(voucher.programme)
+        voucher.require_valid(ctx, service_date)
+        terms.require_eligible_service(service_kind)
+        supplier = self.supplier(supplier_code)
+        if terms.policy.value("suppliers.listing") == "half-yearly":
+            period = half_year(service_date)
+            listing = self._find(SupplierList.id_for(terms.name, period))
+            if listing is None:
+                raise Rejected(
+                    "supplier-not-listed",
+                    f"no supplier list for {period} of {terms.name} has been published (CD-2)",
+                )
+            listing.require_listed(supplier.credit_code)
+        if terms.policy.value("suppliers.affiliated_parties_excluded"):
+            supplier.require_not_affiliated_with(voucher.holder)
+        amount = voucher.deduction_for(bill_amount, deduction)
+        redemption = Redemption.record(
+            ctx,
+            voucher,
+            supplier.credit_code,
+            invoice_number,
+            bill_amount,
+            service_kind,
+            service_date,
+            amount,
+        )
+        voucher.redeem(
+            ctx, redemption.id, supplier.credit_code, invoice_number, bill_amount, amount
+        )
+        return self._commit(voucher, redemption)
+
+    def claim_reimbursement(
+        self, ctx: Context, supplier_code: str, invoice_number: str, evidence: dict[str, str]
+    ) -> Events:
+        redemption = self.redemption(supplier_code, invoice_number)
+        voucher = self.voucher(redemption.voucher)
+        instrument = self.programme_terms(redemption.programme).policy.instrument(
+            voucher.instrument
+        )
+        redemption.claim(ctx, evidence, instrument)
+        return self._commit(redemption)
+
+    def reimburse(self, ctx: Context, supplier_code: str, invoice_number: str) -> Events:
+        """CD-8: after review the supplier is paid what it deducted; the payment is
+        instructed to the supplier from the instrument's funding source."""
+        redemption = self.redemption(supplier_code, invoice_number)
+        voucher = self.voucher(redemption.voucher)
+        terms = self.programme_terms(redemption.programme)
+        instrument = terms.policy.instrument(voucher.instrument)
+        supplier = self.supplier(supplier_code)
+        decision = f"reimbursement:{redemption.id}"
+        purpose = f"{instrument.name}-voucher-reimbursement"
+        reference = PaymentInstruction.reference_for(terms.name, purpose, decision)
+        amount = redemption.reimburse(ctx, reference)
+        payment = PaymentInstruction.instruct(
+            ctx,
+            payee=supplier.credit_code,
+            payee_name=supplier.name,
+            amount=amount,
+            purpose=purpose,
+            programme=terms.name,
+            year=terms.year,
+            funding_source=str(instrument.value("funding_source")),
+            decision=decision,
+            basis=instrument.basis("funding_source", "reimbursement_evidence"),
+        )
+        return self._commit(redemption, payment)
+
+    def expire_vouchers(self, ctx: Context, programme_name: str) -> Events:
+        """Year end: every voucher of the programme with value left lapses (CD-8)."""
+        programme = self.programme(programme_name)
+        if business_year(ctx.at) <= programme.year:
+            raise Rejected(
+                "programme-year-not-ended",
+                f"vouchers of {programme.name} lapse only after {programme.year} has ended",
+            )
+        lapsing = [self.voucher(n) for n in programme.voucher_numbers]
+        return self._commit(*[v for v in lapsing if v.expire(ctx)])

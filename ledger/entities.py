@@ -1,0 +1,105 @@
+"""Applicants (demand side, CD-1) and suppliers (supply side, CD-2), by credit code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from ledger.errors import Rejected
+from ledger.events import Context, LedgerCreated, LedgerEvent
+from ledger.ids import stable_id
+
+
+class Applicant(Aggregate):
+    """An enterprise, research institute or university that may hold vouchers."""
+
+    class Registered(LedgerCreated):
+        credit_code: str
+        name: str
+        kind: str
+        city: str
+
+    def __init__(self, credit_code: str, name: str, kind: str, city: str) -> None:
+        self.credit_code = credit_code
+        self.name = name
+        self.kind = kind
+        self.city = city
+
+    @staticmethod
+    def id_for(credit_code: str) -> Any:
+        return stable_id("applicant", credit_code)
+
+    @classmethod
+    def register(cls, ctx: Context, credit_code: str, name: str, kind: str, city: str) -> Applicant:
+        return cls._create(
+            cls.Registered,
+            id=cls.id_for(credit_code),
+            credit_code=credit_code,
+            name=name,
+            kind=kind,
+            city=city,
+            **ctx.fields(),
+        )
+
+    def same_registration(self, name: str, kind: str, city: str) -> bool:
+        return (self.name, self.kind, self.city) == (name, kind, city)
+
+
+class Supplier(Aggregate):
+    """A data centre or compute-scheduling platform. Owns its affiliations (CD-3)."""
+
+    class Registered(LedgerCreated):
+        credit_code: str
+        name: str
+        kind: str
+        city: str
+
+    class AffiliationRecorded(LedgerEvent):
+        applicant: str
+        evidence: str
+
+        def apply(self, aggregate: Supplier) -> None:
+            aggregate.affiliated.add(self.applicant)
+
+    def __init__(self, credit_code: str, name: str, kind: str, city: str) -> None:
+        self.credit_code = credit_code
+        self.name = name
+        self.kind = kind
+        self.city = city
+        self.affiliated: set[str] = set()
+
+    @staticmethod
+    def id_for(credit_code: str) -> Any:
+        return stable_id("supplier", credit_code)
+
+    @classmethod
+    def register(cls, ctx: Context, credit_code: str, name: str, kind: str, city: str) -> Supplier:
+        return cls._create(
+            cls.Registered,
+            id=cls.id_for(credit_code),
+            credit_code=credit_code,
+            name=name,
+            kind=kind,
+            city=city,
+            **ctx.fields(),
+        )
+
+    def same_registration(self, name: str, kind: str, city: str) -> bool:
+        return (self.name, self.kind, self.city) == (name, kind, city)
+
+    def record_affiliation(self, ctx: Context, applicant: str, evidence: str) -> None:
+        if applicant not in self.affiliated:
+            self.trigger_event(
+                self.AffiliationRecorded, applicant=applicant, evidence=evidence, **ctx.fields()
+            )
+
+    def require_not_affiliated_with(self, holder: str) -> None:
+        """CD-3: supplier and applicant must not be affiliated."""
+        if holder in self.affiliated:
+            raise Rejected(
+                "affiliated-parties",
+                f"supplier {self.credit_code} is affiliated with holder {holder} (CD-3)",
+                supplier=self.credit_code,
+                holder=holder,
+            )

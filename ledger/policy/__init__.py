@@ -1,0 +1,374 @@
+"""Policies as data: one TOML parameter file per programme, every value citing its clause.
+
+A parameter is written ``name = { value = ..., clause = "CD-4" }``. The loader validates types,
+units and references and refuses an invalid file with a message naming the field. A
+programme snapshots its policy's raw parameters in its ``Opened`` event, so history is replayed
+with the numbers that applied then, whatever the file says later.
+
+Instrument building blocks (``type``):
+
+* ``deduction-voucher`` — a voucher of fixed face value, deducting at most a share of each
+  bill at a listed supplier, allocated first come first served under a yearly quota.
+* ``ranked-tier-grant`` — places in amount tiers by ranked spend (parameters loaded and
+  validated here; the round itself is a later capability).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from ledger.errors import InvalidInput, Rejected
+from ledger.money import parse_amount
+
+KNOWN_SERVICES = ("compute", "storage", "network", "security")
+APPLICANT_KINDS = ("enterprise", "research-institute", "university")
+SUPPLIER_KINDS = ("data-centre", "scheduling-platform")
+FUNDING_SOURCES = ("city", "district", "province")
+EVIDENCE_KINDS = ("contract", "payment-proof", "invoice", "service-proof")
+
+
+class PolicyFileError(ValueError):
+    """An invalid parameter file; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter value with the clause it comes from."""
+
+    value: Any
+    clause: str
+
+
+@dataclass(frozen=True)
+class Tier:
+    amount: Decimal
+    places: int
+    min_spend: Decimal
+
+
+@dataclass(frozen=True)
+class Instrument:
+    policy_id: str
+    name: str
+    type: str
+    label: str
+    params: dict[str, Param]
+
+    def value(self, key: str) -> Any:
+        return self.params[key].value
+
+    def clause(self, key: str) -> str:
+        return self.params[key].clause
+
+    @property
+    def code(self) -> str:
+        return str(self.value("code"))
+
+    @property
+    def exclusive_with(self) -> list[str]:
+        return list(self.value("exclusive_with")) if "exclusive_with" in self.params else []
+
+    def basis(self, *keys: str) -> dict[str, Any]:
+        """What a decision records of *why*: the policy, the clauses and the values applied."""
+        return {
+            "policy": self.policy_id,
+            "instrument": self.name,
+            "clauses": sorted({self.clause(k) for k in keys}),
+            "params": {k: _jsonable(self.value(k)) for k in keys},
+        }
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    code: str
+    name: str
+    source: str
+    params: dict[str, Param]
+    instruments: dict[str, Instrument]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    def value(self, key: str) -> Any:
+        return self.params[key].value
+
+    def clause(self, key: str) -> str:
+        return self.params[key].clause
+
+    def basis(self, *keys: str) -> dict[str, Any]:
+        return {
+            "policy": self.id,
+            "clauses": sorted({self.clause(k) for k in keys}),
+            "params": {k: _jsonable(self.value(k)) for k in keys},
+        }
+
+    def instrument(self, name: str) -> Instrument:
+        try:
+            return self.instruments[name]
+        except KeyError:
+            raise Rejected(
+                "unknown-instrument", f"policy {self.id} has no instrument {name!r}"
+            ) from None
+
+    def valid_in(self, year: int) -> bool:
+        return (
+            int(self.value("validity.first_year")) <= year <= int(self.value("validity.last_year"))
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Tier):
+        return {
+            "amount": str(value.amount),
+            "places": value.places,
+            "min_spend": str(value.min_spend),
+        }
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+
+def _param(table: dict[str, Any], key: str, where: str) -> Param:
+    path = f"{where}.{key}" if where else key
+    if key not in table:
+        raise PolicyFileError(f"{path}: missing")
+    entry = table[key]
+    if not isinstance(entry, dict) or set(entry) != {"value", "clause"}:
+        raise PolicyFileError(f'{path}: write it as {{ value = ..., clause = "CD-n" }}')
+    clause = entry["clause"]
+    if not isinstance(clause, str) or not clause.strip():
+        raise PolicyFileError(f"{path}.clause: must name the clause the value comes from")
+    return Param(entry["value"], clause)
+
+
+def _int(p: Param, path: str, *, minimum: int = 0) -> Param:
+    if isinstance(p.value, bool) or not isinstance(p.value, int) or p.value < minimum:
+        raise PolicyFileError(f"{path}: expected a whole number ≥ {minimum}, got {p.value!r}")
+    return p
+
+
+def _amount(p: Param, path: str) -> Param:
+    if not isinstance(p.value, str):
+        raise PolicyFileError(f'{path}: write amounts as decimal strings, e.g. "10000.00"')
+    try:
+        return Param(parse_amount(p.value, field=path), p.clause)
+    except InvalidInput as e:
+        raise PolicyFileError(e.message) from None
+
+
+def _rate(p: Param, path: str) -> Param:
+    if not isinstance(p.value, str):
+        raise PolicyFileError(f'{path}: write rates as decimal strings, e.g. "0.50"')
+    try:
+        rate = Decimal(p.value)
+    except ArithmeticError:
+        raise PolicyFileError(f"{path}: {p.value!r} is not a decimal rate") from None
+    if not rate.is_finite() or not Decimal(0) < rate <= Decimal(1):
+        raise PolicyFileError(f"{path}: a rate must be in (0, 1], got {p.value!r}")
+    return Param(rate, p.clause)
+
+
+def _choice(p: Param, path: str, choices: tuple[str, ...]) -> Param:
+    if p.value not in choices:
+        raise PolicyFileError(f"{path}: {p.value!r} is not one of {', '.join(choices)}")
+    return p
+
+
+def _strings(p: Param, path: str, choices: tuple[str, ...] | None = None) -> Param:
+    if not isinstance(p.value, list) or not all(isinstance(v, str) for v in p.value):
+        raise PolicyFileError(f"{path}: expected a list of strings")
+    if choices is not None:
+        for v in p.value:
+            if v not in choices:
+                raise PolicyFileError(f"{path}: {v!r} is not one of {', '.join(choices)}")
+    return Param(list(p.value), p.clause)
+
+
+def _bool(p: Param, path: str) -> Param:
+    if not isinstance(p.value, bool):
+        raise PolicyFileError(f"{path}: expected true or false")
+    return p
+
+
+def _code(p: Param, path: str) -> Param:
+    if not isinstance(p.value, str) or not p.value.isalnum() or not p.value.isupper():
+        raise PolicyFileError(f"{path}: expected a short upper-case code such as INC")
+    return p
+
+
+def _tiers(p: Param, path: str) -> Param:
+    if not isinstance(p.value, list) or not p.value:
+        raise PolicyFileError(f"{path}: expected a non-empty list of tiers")
+    tiers: list[Tier] = []
+    for i, t in enumerate(p.value):
+        where = f"{path}[{i}]"
+        if not isinstance(t, dict) or set(t) != {"amount", "places", "min_spend"}:
+            raise PolicyFileError(f"{where}: a tier is {{ amount, places, min_spend }}")
+        amount = _amount(Param(t["amount"], p.clause), f"{where}.amount").value
+        places = _int(Param(t["places"], p.clause), f"{where}.places", minimum=1).value
+        min_spend = _amount(Param(t["min_spend"], p.clause), f"{where}.min_spend").value
+        tiers.append(Tier(amount, places, min_spend))
+    for higher, lower in itertools.pairwise(tiers):
+        if not (higher.amount > lower.amount and higher.min_spend > lower.min_spend):
+            raise PolicyFileError(f"{path}: tiers must be listed from the highest down")
+    return Param(tiers, p.clause)
+
+
+_COMMON_INSTRUMENT_KEYS = (
+    "code",
+    "quota_per_year",
+    "per_holder_per_year",
+    "allocation",
+    "exclusive_with",
+    "funding_source",
+)
+_INSTRUMENT_TYPES: dict[str, tuple[str, ...]] = {
+    "deduction-voucher": (
+        *_COMMON_INSTRUMENT_KEYS,
+        "face_value",
+        "max_deduction_rate",
+        "validity",
+        "reimbursement_evidence",
+    ),
+    "ranked-tier-grant": (*_COMMON_INSTRUMENT_KEYS, "max_subsidy_rate", "tiers"),
+}
+
+
+def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
+    where = f"instruments.{name}"
+    if not isinstance(table, dict):
+        raise PolicyFileError(f"{where}: expected a table")
+    kind = table.get("type")
+    if kind not in _INSTRUMENT_TYPES:
+        raise PolicyFileError(
+            f"{where}.type: {kind!r} is not one of {', '.join(_INSTRUMENT_TYPES)}"
+        )
+    label = table.get("label", name)
+    if not isinstance(label, str):
+        raise PolicyFileError(f"{where}.label: expected a string")
+    expected = set(_INSTRUMENT_TYPES[kind]) | {"type", "label"}
+    unknown = sorted(set(table) - expected)
+    if unknown:
+        raise PolicyFileError(f"{where}.{unknown[0]}: not a parameter of a {kind}")
+    checks = {
+        "code": _code,
+        "quota_per_year": lambda p, w: _int(p, w, minimum=1),
+        "per_holder_per_year": lambda p, w: _int(p, w, minimum=1),
+        "allocation": lambda p, w: _choice(p, w, ("first-come-first-served", "ranked-tiers")),
+        "exclusive_with": _strings,
+        "funding_source": lambda p, w: _choice(p, w, FUNDING_SOURCES),
+        "face_value": _amount,
+        "max_deduction_rate": _rate,
+        "max_subsidy_rate": _rate,
+        "validity": lambda p, w: _choice(p, w, ("calendar-year-of-issue",)),
+        "reimbursement_evidence": lambda p, w: _strings(p, w, EVIDENCE_KINDS),
+        "tiers": _tiers,
+    }
+    params = {
+        key: checks[key](_param(table, key, where), f"{where}.{key}")
+        for key in _INSTRUMENT_TYPES[kind]
+    }
+    return Instrument(policy_id=policy_id, name=name, type=kind, label=label, params=params)
+
+
+_POLICY_PARAMS: dict[str, Any] = {
+    "validity.first_year": lambda p, w: _int(p, w, minimum=2000),
+    "validity.last_year": lambda p, w: _int(p, w, minimum=2000),
+    "validity.amounts_exclude_tax": _bool,
+    "applicants.cities": _strings,
+    "applicants.kinds": lambda p, w: _strings(p, w, APPLICANT_KINDS),
+    "suppliers.cities": _strings,
+    "suppliers.kinds": lambda p, w: _strings(p, w, SUPPLIER_KINDS),
+    "suppliers.listing": lambda p, w: _choice(p, w, ("half-yearly", "none")),
+    "suppliers.affiliated_parties_excluded": _bool,
+    "services.eligible": lambda p, w: _strings(p, w, KNOWN_SERVICES),
+}
+
+
+def policy_from_mapping(raw: dict[str, Any]) -> Policy:
+    """Validate a parsed parameter file (or a programme's recorded snapshot of one)."""
+    for key in ("id", "code", "name", "source"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise PolicyFileError(f"{key}: missing or not a string")
+    sections = {
+        "id",
+        "code",
+        "name",
+        "source",
+        "validity",
+        "applicants",
+        "suppliers",
+        "services",
+        "instruments",
+    }
+    unknown = sorted(set(raw) - sections)
+    if unknown:
+        raise PolicyFileError(f"{unknown[0]}: not a section of a policy file")
+    params: dict[str, Param] = {}
+    for path, check in _POLICY_PARAMS.items():
+        section, key = path.split(".")
+        table = raw.get(section)
+        if not isinstance(table, dict):
+            raise PolicyFileError(f"{section}: missing table")
+        params[path] = check(_param(table, key, section), path)
+    for section in ("validity", "applicants", "suppliers", "services"):
+        for key in raw[section]:
+            if f"{section}.{key}" not in _POLICY_PARAMS:
+                raise PolicyFileError(f"{section}.{key}: not a parameter this engine knows")
+    if params["validity.last_year"].value < params["validity.first_year"].value:
+        raise PolicyFileError("validity.last_year: before validity.first_year")
+    instruments_raw = raw.get("instruments")
+    if not isinstance(instruments_raw, dict) or not instruments_raw:
+        raise PolicyFileError("instruments: at least one instrument is required")
+    instruments = {
+        name: _instrument(raw["id"], name, table) for name, table in instruments_raw.items()
+    }
+    codes = [i.code for i in instruments.values()]
+    if len(set(codes)) != len(codes):
+        raise PolicyFileError("instruments: two instruments share a code")
+    for inst in instruments.values():
+        for other in inst.exclusive_with:
+            if other not in instruments or other == inst.name:
+                raise PolicyFileError(
+                    f"instruments.{inst.name}.exclusive_with: {other!r} is not another "
+                    "instrument of this policy"
+                )
+    return Policy(
+        id=raw["id"],
+        code=raw["code"],
+        name=raw["name"],
+        source=raw["source"],
+        params=params,
+        instruments=instruments,
+        raw=raw,
+    )
+
+
+def parse_policy(text: str, *, origin: str = "<policy>") -> Policy:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise PolicyFileError(f"{origin}: not valid TOML: {e}") from None
+    try:
+        return policy_from_mapping(raw)
+    except PolicyFileError as e:
+        raise PolicyFileError(f"{origin}: {e}") from None
+
+
+def bundled_policies() -> dict[str, Policy]:
+    """The parameter files shipped in this package, by policy id."""
+    found: dict[str, Policy] = {}
+    for entry in resources.files(__name__).iterdir():
+        if entry.name.endswith(".toml"):
+            policy = parse_policy(entry.read_text(encoding="utf-8"), origin=entry.name)
+            found[policy.id] = policy
+    return found

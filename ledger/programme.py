@@ -1,0 +1,229 @@
+"""A programme is one policy in one year: it owns the yearly quota, who holds what that year,
+and the supplier lists published for it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger.clock import business_year
+from ledger.entities import Applicant, Supplier
+from ledger.errors import InvalidInput, Rejected
+from ledger.events import Context, LedgerCreated, LedgerEvent
+from ledger.ids import stable_id
+from ledger.policy import Instrument, Policy, policy_from_mapping
+
+_PROGRAMME_NAME = re.compile(r"^([A-Z0-9]+)-(\d{4})$")
+
+
+def programme_name(policy_code: str, year: int) -> str:
+    return f"{policy_code}-{year}"
+
+
+def parse_programme_name(value: object, *, field: str = "programme") -> str:
+    if isinstance(value, str) and _PROGRAMME_NAME.match(value.strip().upper()):
+        return value.strip().upper()
+    raise InvalidInput(
+        "invalid-value", f"{field}: {value!r} is not a programme such as CD-2025", field=field
+    )
+
+
+class Programme(Aggregate):
+    """Policy ``policy_id`` in calendar ``year``. The parameters are snapshotted at opening."""
+
+    class Opened(LedgerCreated):
+        name: str
+        policy_id: str
+        policy_code: str
+        year: int
+        parameters: dict[str, Any]
+        basis: dict[str, Any]
+
+    class VoucherAllotted(LedgerEvent):
+        """A place of the yearly quota went to ``holder`` (CD-4, CD-8: first come, first served)."""
+
+        instrument: str
+        voucher_number: str
+        holder: str
+        drawn: int
+        basis: dict[str, Any]
+
+        def apply(self, aggregate: Programme) -> None:
+            aggregate.drawn[self.instrument] = self.drawn
+            aggregate.holdings.setdefault(self.holder, []).append(self.instrument)
+            aggregate.voucher_numbers.append(self.voucher_number)
+
+    def __init__(
+        self,
+        name: str,
+        policy_id: str,
+        policy_code: str,
+        year: int,
+        parameters: dict[str, Any],
+        basis: dict[str, Any],
+    ) -> None:
+        self.name = name
+        self.policy_id = policy_id
+        self.year = year
+        self.policy: Policy = policy_from_mapping(parameters)
+        self.drawn: dict[str, int] = {}
+        self.holdings: dict[str, list[str]] = {}
+        self.voucher_numbers: list[str] = []
+
+    @staticmethod
+    def id_for(name: str) -> UUID:
+        return stable_id("programme", name)
+
+    @classmethod
+    def open(cls, ctx: Context, policy: Policy, year: int) -> Programme:
+        if not policy.valid_in(year):
+            raise Rejected(
+                "programme-year-outside-policy",
+                f"policy {policy.id} is valid {policy.value('validity.first_year')}–"
+                f"{policy.value('validity.last_year')}, not {year} (CD-15)",
+            )
+        name = programme_name(policy.code, year)
+        return cls._create(
+            cls.Opened,
+            id=cls.id_for(name),
+            name=name,
+            policy_id=policy.id,
+            policy_code=policy.code,
+            year=year,
+            parameters=policy.raw,
+            basis=policy.basis("validity.first_year", "validity.last_year"),
+            **ctx.fields(),
+        )
+
+    # ---- rules this programme owns -------------------------------------------------------
+
+    def require_in_year(self, ctx: Context) -> None:
+        if business_year(ctx.at) != self.year:
+            raise Rejected(
+                "outside-programme-year",
+                f"{ctx.at.isoformat()} is not in programme {self.name}'s year {self.year}",
+            )
+
+    def require_eligible_applicant(self, applicant: Applicant) -> None:
+        """CD-1: enterprises, research institutes, universities in the programme's city."""
+        cities = self.policy.value("applicants.cities")
+        kinds = self.policy.value("applicants.kinds")
+        if applicant.city not in cities or applicant.kind not in kinds:
+            raise Rejected(
+                "applicant-not-eligible",
+                f"{applicant.credit_code} is a {applicant.kind} in {applicant.city}; programme "
+                f"{self.name} takes {', '.join(kinds)} in {', '.join(cities)} "
+                f"({self.policy.clause('applicants.cities')})",
+            )
+
+    def require_eligible_supplier(self, supplier: Supplier) -> None:
+        """CD-2: data centres and scheduling platforms in the programme's city."""
+        cities = self.policy.value("suppliers.cities")
+        kinds = self.policy.value("suppliers.kinds")
+        if supplier.city not in cities or supplier.kind not in kinds:
+            raise Rejected(
+                "supplier-not-eligible",
+                f"{supplier.credit_code} is a {supplier.kind} in {supplier.city}; the list of "
+                f"programme {self.name} takes {', '.join(kinds)} in {', '.join(cities)} "
+                f"({self.policy.clause('suppliers.cities')})",
+            )
+
+    def require_eligible_service(self, service_kind: str) -> None:
+        """CD-1: renting only storage, network or security services does not count."""
+        eligible = self.policy.value("services.eligible")
+        if service_kind not in eligible:
+            raise Rejected(
+                "service-not-eligible",
+                f"a {service_kind} service is not eligible; only {', '.join(eligible)} counts "
+                f"({self.policy.clause('services.eligible')})",
+            )
+
+    def allot_voucher(self, ctx: Context, instrument: Instrument, holder: str) -> str:
+        """Take the next place of ``instrument``'s yearly quota for ``holder``; return the
+        voucher number. One per unit per year (CD-4), mutual exclusion (CD-13), quota (CD-4),
+        first come first served in submission order (CD-8)."""
+        held = self.holdings.get(holder, [])
+        if held.count(instrument.name) >= int(instrument.value("per_holder_per_year")):
+            raise Rejected(
+                "already-holds-voucher-this-year",
+                f"{holder} already holds a {instrument.name} voucher in {self.year} "
+                f"({instrument.clause('per_holder_per_year')})",
+            )
+        clash = sorted(set(held) & set(instrument.exclusive_with))
+        if clash:
+            raise Rejected(
+                "instruments-mutually-exclusive",
+                f"{holder} holds a {clash[0]} voucher in {self.year}; {instrument.name} and "
+                f"{clash[0]} are mutually exclusive ({instrument.clause('exclusive_with')})",
+            )
+        quota = int(instrument.value("quota_per_year"))
+        drawn = self.drawn.get(instrument.name, 0)
+        if drawn >= quota:
+            raise Rejected(
+                "quota-exhausted",
+                f"all {quota} {instrument.name} vouchers of {self.name} have been issued "
+                f"({instrument.clause('quota_per_year')})",
+            )
+        number = f"{self.policy.code}-{self.year}-{instrument.code}-{drawn + 1:04d}"
+        self.trigger_event(
+            self.VoucherAllotted,
+            instrument=instrument.name,
+            voucher_number=number,
+            holder=holder,
+            drawn=drawn + 1,
+            basis=instrument.basis(
+                "quota_per_year",
+                "per_holder_per_year",
+                "allocation",
+                "exclusive_with",
+            ),
+            **ctx.fields(),
+        )
+        return number
+
+
+class SupplierList(Aggregate):
+    """The bureau's list of suppliers for one half-year of a programme (CD-2)."""
+
+    class Published(LedgerCreated):
+        programme: str
+        period: str
+        suppliers: list[str]
+        basis: dict[str, Any]
+
+    def __init__(
+        self, programme: str, period: str, suppliers: list[str], basis: dict[str, Any]
+    ) -> None:
+        self.programme = programme
+        self.period = period
+        self.suppliers = frozenset(suppliers)
+
+    @staticmethod
+    def id_for(programme: str, period: str) -> UUID:
+        return stable_id("supplier-list", programme, period)
+
+    @classmethod
+    def publish(
+        cls, ctx: Context, programme: Programme, period: str, suppliers: list[str]
+    ) -> SupplierList:
+        return cls._create(
+            cls.Published,
+            id=cls.id_for(programme.name, period),
+            programme=programme.name,
+            period=period,
+            suppliers=sorted(set(suppliers)),
+            basis=programme.policy.basis("suppliers.listing"),
+            **ctx.fields(),
+        )
+
+    def require_listed(self, supplier: str) -> None:
+        if supplier not in self.suppliers:
+            raise Rejected(
+                "supplier-not-listed",
+                f"supplier {supplier} is not on the {self.period} list of {self.programme} (CD-2)",
+                supplier=supplier,
+                period=self.period,
+            )
