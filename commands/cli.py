@@ -1,0 +1,222 @@
+"""``voucher-ledger``: a thin entrypoint. It parses arguments into the same command objects the
+JSON Lines runner uses, executes them, brings the read models up to date and prints.
+
+Exit codes: 0 accepted, 1 rejected by a rule, 2 malformed input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from commands import render as r
+from commands.batch import EXIT_MALFORMED, EXIT_OK, EXIT_REJECTED, run_batch
+from commands.catalogue import CATALOGUE, COMMON_FIELDS, CommandSpec
+from commands.handlers import execute, parse_command, wall_clock
+from commands.wiring import DEFAULT_DB, Ledger, open_ledger
+from ledger.errors import InvalidInput, Rejected
+from projections import reports
+
+USERS = {
+    "clerk": "programme office",
+    "finance": "finance",
+    "enforcement": "enforcement",
+    "auditor": "auditors",
+}
+
+
+def _default_actor() -> str:
+    return os.environ.get("VOUCHER_LEDGER_ACTOR") or getpass.getuser()
+
+
+def _add_command(sub: Any, spec: CommandSpec, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(spec.name, help=spec.help, description=spec.help, parents=[common])
+    for fld in (*spec.fields, *COMMON_FIELDS):
+        if fld.name == "actor":
+            continue  # a global option
+        kwargs: dict[str, Any] = {"help": fld.help, "dest": fld.name}
+        if fld.repeated or fld.keyed:
+            kwargs["action"] = "append"
+            kwargs["metavar"] = "KIND=REF" if fld.keyed else fld.name.upper()
+        p.add_argument(fld.option, required=fld.required, **kwargs)
+    p.set_defaults(handler=lambda args, out: _write_command(spec, args, out))
+
+
+def _progress(ledger: Ledger, err: TextIO) -> Callable[[int, int], None] | None:
+    if not err.isatty():
+        return None
+    total = ledger.app.recorder.max_notification_id() or 0
+    started = time.monotonic()
+
+    def show(done: int, position: int) -> None:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        rate = done / elapsed
+        eta = (total - position) / rate if rate else 0.0
+        err.write(f"\r{position:,}/{total:,} events  {rate:,.0f} events/s  ETA {eta:,.0f}s   ")
+        err.flush()
+
+    return show
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        help=f"ledger database: a SQLite file (default {DEFAULT_DB}, or $VOUCHER_LEDGER_DB) "
+        "or postgresql://user@host:port/dbname",
+    )
+    common.add_argument(
+        "--actor",
+        default=argparse.SUPPRESS,
+        help="who gives the command (default $VOUCHER_LEDGER_ACTOR or the login name)",
+    )
+    common.add_argument(
+        "--format", choices=r.FORMATS, default=argparse.SUPPRESS, help="output format"
+    )
+    by_user = "\n".join(
+        f"  {label}: " + ", ".join(s.name for s in CATALOGUE if s.user == user)
+        for user, label in USERS.items()
+        if any(s.user == user for s in CATALOGUE)
+    )
+    parser = argparse.ArgumentParser(
+        prog="voucher-ledger",
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Event-sourced ledger for public compute-voucher programmes (算力券).",
+        epilog="Commands by user:\n"
+        + by_user
+        + "\n  reports: balances, quota, payments\n  batch and replay: run, rebuild, demo\n"
+        "Exit codes: 0 accepted, 1 rejected by a rule, 2 malformed input.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for spec in CATALOGUE:
+        _add_command(sub, spec, common)
+
+    run = sub.add_parser("run", parents=[common], help="run a JSON Lines file of commands")
+    run.add_argument("file", type=Path)
+    run.set_defaults(handler=_run)
+
+    for name, help_text in (
+        ("balances", "voucher balances"),
+        ("quota", "quota and budget use per programme and instrument"),
+        ("payments", "payment instructions"),
+    ):
+        rp = sub.add_parser(name, parents=[common], help=help_text)
+        rp.add_argument("--programme", help="only this programme, e.g. CD-2025")
+        if name == "balances":
+            rp.add_argument("--holder", help="only this holder's credit code")
+        rp.set_defaults(handler=_report, report=name)
+
+    rb = sub.add_parser("rebuild", parents=[common], help="drop the read models, replay the log")
+    rb.set_defaults(handler=_rebuild)
+
+    demo = sub.add_parser("demo", parents=[common], help="run a realistic programme year")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _write_command(spec: CommandSpec, args: argparse.Namespace, out: TextIO) -> int:
+    raw = {"command": spec.name}
+    for fld in (*spec.fields, *COMMON_FIELDS):
+        value = getattr(args, fld.name, None)
+        if value is not None:
+            raw[fld.name] = value
+    command = parse_command(raw, default_actor=args.actor, now=wall_clock)
+    with _ledger(args) as ledger:
+        events = execute(ledger.app, command)
+        ledger.runner.catch_up()
+    if args.format == "json":
+        out.write(r.dumps({"ok": True, "events": [r.describe_event(e) for e in events]}) + "\n")
+        return EXIT_OK
+    if not events:
+        out.write(f"{spec.name}: accepted; nothing new to record (already done)\n")
+    for e in events:
+        d = r.describe_event(e)
+        facts = {
+            k: v
+            for k, v in d.items()
+            if k
+            not in ("event", "id", "version", "at", "actor", "command_id", "basis", "parameters")
+        }
+        out.write(
+            f"{d['event']}: " + ", ".join(f"{k}={r.jsonable(v)}" for k, v in facts.items()) + "\n"
+        )
+    return EXIT_OK
+
+
+class _ledger:
+    """Open the ledger named by --db for the length of one command."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.db = getattr(args, "db", None)
+
+    def __enter__(self) -> Ledger:
+        self.ledger = open_ledger(self.db)
+        return self.ledger
+
+    def __exit__(self, *exc: object) -> None:
+        self.ledger.close()
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.file.is_file():
+        sys.stderr.write(f"voucher-ledger run: no such file {args.file}\n")
+        return EXIT_MALFORMED
+    with _ledger(args) as ledger:
+        return run_batch(ledger, args.file, out, default_actor=args.actor, now=wall_clock)
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    with _ledger(args) as ledger:
+        ledger.runner.catch_up(progress=_progress(ledger, sys.stderr))
+        if args.report == "balances":
+            report = reports.balances(ledger.store, args.programme, args.holder)
+        elif args.report == "quota":
+            report = reports.quota(ledger.store, args.programme)
+        else:
+            report = reports.payment_instructions(ledger.store, args.programme)
+    r.render(report, args.format, out)
+    return EXIT_OK
+
+
+def _rebuild(args: argparse.Namespace, out: TextIO) -> int:
+    with _ledger(args) as ledger:
+        started = time.monotonic()
+        count = ledger.runner.rebuild(progress=_progress(ledger, sys.stderr))
+        seconds = time.monotonic() - started
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    out.write(f"rebuilt every read model from {count:,} events in {seconds:.1f}s\n")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    from commands.demo import run_demo
+
+    return run_demo(Path(getattr(args, "db", None) or "voucher-ledger-demo.db"), out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.actor = getattr(args, "actor", None) or _default_actor()
+    args.format = getattr(args, "format", None) or "table"
+    try:
+        return int(args.handler(args, sys.stdout))
+    except InvalidInput as e:
+        sys.stderr.write(f"voucher-ledger: invalid input ({e.code}): {e.message}\n")
+        return EXIT_MALFORMED
+    except Rejected as e:
+        sys.stderr.write(f"voucher-ledger: rejected ({e.code}): {e.message}\n")
+        return EXIT_REJECTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""``voucher-ledger demo``: a fresh SQLite ledger running a realistic inclusive-voucher year.
+
+The year is generated (fixed seed, so every run tells the same story), written as a JSON Lines
+file beside the database, and run through the same batch runner users use; then the reports
+are printed. Files: ``<db>``, ``<db>.commands.jsonl`` (the input) and
+``<db>.results.jsonl`` (one result per line).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from commands import render as r
+from commands.batch import run_batch
+from commands.wiring import open_ledger
+from ledger.clock import PROGRAMME_TZ
+from ledger.ids import make_credit_code
+from projections import reports
+
+YEAR = 2025
+PROGRAMME = f"CD-{YEAR}"
+EVIDENCE_KINDS = ("contract", "payment-proof", "invoice", "service-proof")
+
+
+def _at(day: date, minute: int = 0) -> str:
+    moment = datetime(day.year, day.month, day.day, 9, 0, tzinfo=PROGRAMME_TZ)
+    return (moment + timedelta(minutes=minute)).isoformat()
+
+
+def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
+    """Commands of one programme year, in business-time order."""
+    rng = random.Random(seed)
+    timed: list[tuple[str, int, dict[str, Any]]] = []
+    seq = 0
+
+    def add(day: date, command: dict[str, Any], minute: int = 0) -> None:
+        nonlocal seq
+        seq += 1
+        timed.append((_at(day, minute), seq, {**command, "at": _at(day, minute)}))
+
+    start = date(YEAR, 1, 2)
+    add(start, {"command": "open-programme", "policy": "chengdu", "year": YEAR})
+
+    suppliers = [make_credit_code(f"91510100MA7{i:06d}") for i in range(12)]
+    for i, code in enumerate(suppliers):
+        add(
+            start,
+            {
+                "command": "register-supplier",
+                "credit_code": code,
+                "name": f"成都智算中心{i + 1:02d}号",
+                "kind": "data-centre" if i % 3 else "scheduling-platform",
+                "city": "Chengdu",
+            },
+            minute=1 + i,
+        )
+    outsider = make_credit_code("91500000MA7000099")
+    add(
+        start,
+        {
+            "command": "register-supplier",
+            "credit_code": outsider,
+            "name": "重庆算力有限公司",
+            "kind": "data-centre",
+            "city": "Chongqing",
+        },
+        minute=20,
+    )
+
+    applicants: list[str] = []
+    kinds = ("enterprise", "enterprise", "enterprise", "research-institute", "university")
+    for i in range(420):
+        chengdu = i % 21 != 20  # one in 21 is outside Chengdu and will be refused (CD-1)
+        code = make_credit_code(f"9{'1510100' if chengdu else '1440300'}MA6{i:06d}")
+        applicants.append(code)
+        add(
+            start + timedelta(days=1),
+            {
+                "command": "register-applicant",
+                "credit_code": code,
+                "name": f"{'成都' if chengdu else '深圳'}示例科技{i + 1:03d}",
+                "kind": kinds[i % len(kinds)],
+                "city": "Chengdu" if chengdu else "Shenzhen",
+            },
+            minute=i,
+        )
+
+    add(
+        date(YEAR, 1, 5),
+        {
+            "command": "publish-supplier-list",
+            "programme": PROGRAMME,
+            "period": f"{YEAR}H1",
+            "suppliers": suppliers,
+        },
+    )
+    # The H2 list drops two suppliers: their H2 business gets nothing (CD-2).
+    add(
+        date(YEAR, 1, 5),
+        {
+            "command": "publish-supplier-list",
+            "programme": PROGRAMME,
+            "period": f"{YEAR}H1",
+            "suppliers": [*suppliers, outsider],
+        },
+        minute=1,
+    )
+    add(
+        date(YEAR, 6, 25),
+        {
+            "command": "publish-supplier-list",
+            "programme": PROGRAMME,
+            "period": f"{YEAR}H2",
+            "suppliers": suppliers[:10],
+        },
+    )
+    # Applications in submission order over six weeks; the first 300 eligible get vouchers.
+    order = applicants[:]
+    rng.shuffle(order)
+    holders: list[str] = []
+    for n, code in enumerate(order):
+        day = date(YEAR, 1, 10) + timedelta(days=n // 10)
+        add(
+            day,
+            {"command": "apply-inclusive", "programme": PROGRAMME, "applicant": code},
+            minute=n % 10,
+        )
+        if code[2:8] == "510100" and len(holders) < 300:
+            holders.append(code)
+    add(
+        date(YEAR, 3, 1),
+        {"command": "apply-inclusive", "programme": PROGRAMME, "applicant": holders[0]},
+    )  # twice: one per unit per year (CD-4)
+
+    add(
+        date(YEAR, 1, 6),
+        {
+            "command": "record-affiliation",
+            "applicant": holders[4],
+            "supplier": suppliers[2],
+            "evidence": "common shareholder",
+        },
+    )
+
+    invoice = 0
+    unlisted_in_h2 = set(suppliers[10:])
+    for number, holder in enumerate(holders, start=1):
+        voucher = f"{PROGRAMME}-INC-{number:04d}"
+        billed = 0
+        # Holders stop presenting a voucher once bills worth twice its face value have
+        # been settled with it (it is used up by then).
+        service = date(YEAR, 2, 20) + timedelta(days=rng.randrange(120))
+        while billed < 20000 and rng.random() < 0.75:
+            invoice += 1
+            service += timedelta(days=rng.randrange(10, 60))
+            day = service + timedelta(days=rng.randrange(1, 5))
+            if day.year != YEAR:
+                break
+            affiliated_try = holder == holders[4]
+            # The affiliated pair tries (CD-3).
+            supplier = suppliers[2] if affiliated_try else rng.choice(suppliers)
+            storage = rng.random() < 0.04
+            bill = rng.randrange(2000, 16000)
+            redeem = {
+                "command": "redeem",
+                "voucher": voucher,
+                "supplier": supplier,
+                "bill_amount": f"{bill}.{rng.randrange(100):02d}",
+                "invoice_number": f"INV-{YEAR}-{invoice:06d}",
+                "service_kind": "storage" if storage else "compute",
+                "service_date": service.isoformat(),
+            }
+            add(day, redeem)
+            if rng.random() < 0.02:
+                add(day, redeem, minute=5)  # a retry with the same invoice: changes nothing
+            if storage or affiliated_try or (service.month > 6 and supplier in unlisted_in_h2):
+                continue  # refused at the counter: nothing to claim
+            billed += bill
+            claim_day = day + timedelta(days=rng.randrange(3, 20))
+            evidence = {k: f"{k.upper()}-{invoice:06d}" for k in EVIDENCE_KINDS}
+            if rng.random() < 0.03:
+                evidence.pop("service-proof")  # refused: CD-8 needs proof of service
+            claim = {"supplier": supplier, "invoice_number": redeem["invoice_number"]}
+            add(claim_day, {"command": "claim-reimbursement", **claim, "evidence": evidence})
+            if rng.random() < 0.9 and "service-proof" in evidence:
+                paid = claim_day + timedelta(days=rng.randrange(5, 30))
+                add(paid, {"command": "reimburse", **claim})
+    add(
+        date(YEAR, 5, 5),
+        {
+            "command": "redeem",
+            "voucher": f"{PROGRAMME}-INC-0007",
+            "supplier": suppliers[0],
+            "bill_amount": "1000.00",
+            "invoice_number": "INV-OVER-LIMIT",
+            "service_kind": "compute",
+            "service_date": f"{YEAR}-05-04",
+            "deduction": "900.00",
+        },
+    )
+    add(date(YEAR + 1, 1, 1), {"command": "expire-vouchers", "programme": PROGRAMME})
+    add(
+        date(YEAR + 1, 1, 3),
+        {
+            "command": "redeem",
+            "voucher": f"{PROGRAMME}-INC-0001",
+            "supplier": suppliers[0],
+            "bill_amount": "5000.00",
+            "invoice_number": "INV-AFTER-YEAR",
+            "service_kind": "compute",
+            "service_date": f"{YEAR + 1}-01-02",
+        },
+    )
+    timed.sort(key=lambda t: (t[0], t[1]))
+    return [command for _, _, command in timed]
+
+
+def run_demo(db: Path, out: TextIO) -> int:
+    for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        stale.unlink(missing_ok=True)
+    commands_file = Path(f"{db}.commands.jsonl")
+    results_file = Path(f"{db}.results.jsonl")
+    commands = generate_year()
+    commands_file.write_text(
+        "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in commands), encoding="utf-8"
+    )
+    out.write(
+        f"Demo: the {PROGRAMME} inclusive-voucher year, {len(commands)} commands "
+        f"from {commands_file}\n\n"
+    )
+    ledger = open_ledger(str(db))
+    try:
+        with results_file.open("w", encoding="utf-8") as results:
+            run_batch(
+                ledger,
+                commands_file,
+                results,
+                default_actor="demo-clerk",
+                now=lambda: datetime(YEAR, 1, 1, tzinfo=PROGRAMME_TZ),
+            )
+        outcomes: Counter[tuple[str, str]] = Counter()
+        for line, command in zip(
+            results_file.read_text(encoding="utf-8").splitlines(), commands, strict=True
+        ):
+            result = json.loads(line)
+            outcomes[(command["command"], "accepted" if result["ok"] else result["error"])] += 1
+        out.write("Outcomes (command, result, count):\n")
+        for (name, outcome), count in sorted(outcomes.items()):
+            out.write(f"  {name:<22} {outcome:<32} {count:>5}\n")
+        out.write("\n")
+        r.render_table(reports.quota(ledger.store), out)
+        out.write("\n")
+        r.render_table(reports.balances(ledger.store), out, limit=10)
+        out.write("\n")
+        r.render_table(reports.payment_instructions(ledger.store), out, limit=5)
+    finally:
+        ledger.close()
+    out.write(f"\nLedger: {db}  (try: voucher-ledger --db {db} balances --holder …)\n")
+    return 0

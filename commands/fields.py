@@ -1,0 +1,130 @@
+"""Field parsers shared by the CLI (strings) and JSON Lines (JSON values): one definition of
+what each field accepts, so both ways in refuse the same inputs with the same messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ledger.clock import parse_business_time, parse_date, parse_period
+from ledger.errors import InvalidInput
+from ledger.ids import parse_credit_code
+from ledger.money import parse_amount
+from ledger.programme import parse_programme_name
+
+Parser = Callable[[Any, str], Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    parse: Parser
+    help: str
+    required: bool = True
+    repeated: bool = False  # a list in JSON, a repeatable option on the command line
+    keyed: bool = False  # a JSON object, or repeated KEY=VALUE options on the command line
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def credit_code(value: Any, name: str) -> str:
+    return parse_credit_code(value, field=name)
+
+
+def amount(value: Any, name: str) -> Decimal:
+    return parse_amount(value, field=name)
+
+
+def date_(value: Any, name: str) -> Any:
+    return parse_date(value, field=name)
+
+
+def business_time(value: Any, name: str) -> Any:
+    return parse_business_time(value, field=name)
+
+
+def period(value: Any, name: str) -> str:
+    return parse_period(value, field=name)
+
+
+def programme(value: Any, name: str) -> str:
+    return parse_programme_name(value, field=name)
+
+
+def text(max_length: int = 200) -> Parser:
+    def parse(value: Any, name: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput("invalid-value", f"{name}: expected non-empty text", field=name)
+        if len(value) > max_length or any(ord(ch) < 32 for ch in value):
+            raise InvalidInput(
+                "invalid-value",
+                f"{name}: at most {max_length} printable characters",
+                field=name,
+            )
+        return value.strip()
+
+    return parse
+
+
+def choice(*options: str) -> Parser:
+    def parse(value: Any, name: str) -> str:
+        if value not in options:
+            raise InvalidInput(
+                "invalid-value",
+                f"{name}: {value!r} is not one of {', '.join(options)}",
+                field=name,
+            )
+        return str(value)
+
+    return parse
+
+
+def year(value: Any, name: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 2000 <= value <= 2100:
+        raise InvalidInput("invalid-value", f"{name}: {value!r} is not a year", field=name)
+    return value
+
+
+def repeated(parse: Parser) -> Parser:
+    def parse_all(value: Any, name: str) -> list[Any]:
+        if not isinstance(value, list) or not value:
+            raise InvalidInput("invalid-value", f"{name}: expected a non-empty list", field=name)
+        return [parse(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+    return parse_all
+
+
+def keyed(parse: Parser, keys: tuple[str, ...]) -> Parser:
+    """A mapping from known keys to values; on the command line ``KEY=VALUE`` pairs."""
+
+    def parse_all(value: Any, name: str) -> dict[str, Any]:
+        if isinstance(value, list):  # from the command line
+            pairs = {}
+            for item in value:
+                key, sep, val = str(item).partition("=")
+                if not sep:
+                    raise InvalidInput(
+                        "invalid-value", f"{name}: {item!r} is not KEY=VALUE", field=name
+                    )
+                pairs[key.strip()] = val
+            value = pairs
+        if not isinstance(value, dict):
+            raise InvalidInput("invalid-value", f"{name}: expected an object", field=name)
+        unknown = sorted(set(value) - set(keys))
+        if unknown:
+            raise InvalidInput(
+                "invalid-value",
+                f"{name}: {unknown[0]!r} is not one of {', '.join(keys)}",
+                field=name,
+            )
+        return {k: parse(v, f"{name}.{k}") for k, v in value.items()}
+
+    return parse_all

@@ -1,0 +1,289 @@
+"""The foundation's read models: registered entities, voucher balances, redemptions and
+their reimbursement, quota and budget use per programme and instrument, payment instructions.
+
+Amounts are stored as integer fen (exact on every database); reports turn them back into
+yuan. Each handler is keyed by event class; events a read model does not know are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy import BigInteger, Column, Integer, String, Table
+
+from ledger.entities import Applicant, Supplier
+from ledger.money import to_fen
+from ledger.payment import PaymentInstruction
+from ledger.programme import Programme
+from ledger.voucher import Redemption, Voucher
+from projections.store import Page, metadata
+
+entities = Table(
+    "rm_entities",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("city", String(64), nullable=False),
+    Column("registered_at", String(40), nullable=False),
+)
+
+# Keyed by aggregate id so that every event finds its row from its originator id.
+vouchers = Table(
+    "rm_vouchers",
+    metadata,
+    Column("voucher_id", String(32), primary_key=True),
+    Column("number", String(40), nullable=False, unique=True),
+    Column("programme", String(20), nullable=False, index=True),
+    Column("instrument", String(32), nullable=False),
+    Column("holder", String(18), nullable=False, index=True),
+    Column("year", Integer, nullable=False),
+    Column("face_value_fen", BigInteger, nullable=False),
+    Column("deducted_fen", BigInteger, nullable=False),
+    Column("lapsed_fen", BigInteger, nullable=False),
+    Column("remaining_fen", BigInteger, nullable=False),
+    Column("redemptions", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("issued_at", String(40), nullable=False),
+)
+
+redemptions = Table(
+    "rm_redemptions",
+    metadata,
+    Column("redemption_id", String(32), primary_key=True),
+    Column("supplier", String(18), nullable=False),
+    Column("invoice_number", String(64), nullable=False),
+    Column("voucher", String(40), nullable=False, index=True),
+    Column("programme", String(20), nullable=False),
+    Column("instrument", String(32), nullable=False),
+    Column("holder", String(18), nullable=False),
+    Column("service_date", String(10), nullable=False),
+    Column("bill_fen", BigInteger, nullable=False),
+    Column("deduction_fen", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("payment_reference", String(40), nullable=False),
+)
+
+programme_use = Table(
+    "rm_programme_use",
+    metadata,
+    Column("programme", String(20), primary_key=True),
+    Column("instrument", String(32), primary_key=True),
+    Column("policy", String(40), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("quota", Integer, nullable=False),
+    Column("issued", Integer, nullable=False),
+    Column("face_value_issued_fen", BigInteger, nullable=False),
+    Column("deducted_fen", BigInteger, nullable=False),
+    Column("claimed_fen", BigInteger, nullable=False),
+    Column("reimbursed_fen", BigInteger, nullable=False),
+    Column("lapsed_fen", BigInteger, nullable=False),
+)
+
+payments = Table(
+    "rm_payment_instructions",
+    metadata,
+    Column("reference", String(40), primary_key=True),
+    Column("payee", String(18), nullable=False, index=True),
+    Column("payee_name", String(200), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("programme", String(20), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("funding_source", String(16), nullable=False),
+    Column("decision", String(80), nullable=False),
+    Column("instructed_at", String(40), nullable=False),
+)
+
+
+Handler = Callable[[Page, Any], None]
+
+
+class EventDrivenReadModel:
+    """Dispatches each event to the handler registered for its class."""
+
+    name: str
+    tables: Sequence[Table]
+    handlers: ClassVar[dict[type, Handler]]
+
+    def apply(self, page: Page, events: Sequence[Any]) -> None:
+        handlers = self.handlers
+        for event in events:
+            handler = handlers.get(type(event))
+            if handler is not None:
+                handler(page, event)
+
+
+# ---- entities ---------------------------------------------------------------------------
+
+
+def _registered(role: str) -> Handler:
+    def handle(page: Page, e: Any) -> None:
+        page.rows(entities).put(
+            {
+                "credit_code": e.credit_code,
+                "role": role,
+                "name": e.name,
+                "kind": e.kind,
+                "city": e.city,
+                "registered_at": e.at.isoformat(),
+            }
+        )
+
+    return handle
+
+
+class Entities(EventDrivenReadModel):
+    name = "entities"
+    tables = (entities,)
+    handlers: ClassVar[dict[type, Handler]] = {
+        Applicant.Registered: _registered("applicant"),
+        Supplier.Registered: _registered("supplier"),
+    }
+
+
+# ---- vouchers, redemptions, quota and budget use ----------------------------------------
+
+
+def _programme_opened(page: Page, e: Programme.Opened) -> None:
+    for name, table in e.parameters["instruments"].items():
+        page.rows(programme_use).put(
+            {
+                "programme": e.name,
+                "instrument": name,
+                "policy": e.policy_id,
+                "year": e.year,
+                "quota": int(table["quota_per_year"]["value"]),
+                "issued": 0,
+                "face_value_issued_fen": 0,
+                "deducted_fen": 0,
+                "claimed_fen": 0,
+                "reimbursed_fen": 0,
+                "lapsed_fen": 0,
+            }
+        )
+
+
+def _voucher_issued(page: Page, e: Voucher.Issued) -> None:
+    face = to_fen(e.face_value)
+    page.rows(vouchers).put(
+        {
+            "voucher_id": e.originator_id.hex,
+            "number": e.number,
+            "programme": e.programme,
+            "instrument": e.instrument,
+            "holder": e.holder,
+            "year": e.year,
+            "face_value_fen": face,
+            "deducted_fen": 0,
+            "lapsed_fen": 0,
+            "remaining_fen": face,
+            "redemptions": 0,
+            "status": "active",
+            "issued_at": e.at.isoformat(),
+        }
+    )
+    page.rows(programme_use).change(
+        (e.programme, e.instrument), issued=1, face_value_issued_fen=face
+    )
+
+
+def _voucher_redeemed(page: Page, e: Voucher.Redeemed) -> None:
+    fen = to_fen(e.deduction)
+    v = page.rows(vouchers).change(
+        (e.originator_id.hex,), deducted_fen=fen, remaining_fen=-fen, redemptions=1
+    )
+    if v["remaining_fen"] == 0:
+        v["status"] = "used-up"
+    page.rows(programme_use).change((v["programme"], v["instrument"]), deducted_fen=fen)
+
+
+def _voucher_expired(page: Page, e: Voucher.Expired) -> None:
+    fen = to_fen(e.lapsed)
+    v = page.rows(vouchers).change((e.originator_id.hex,), lapsed_fen=fen, remaining_fen=-fen)
+    v["status"] = "expired"
+    page.rows(programme_use).change((v["programme"], v["instrument"]), lapsed_fen=fen)
+
+
+def _redemption_recorded(page: Page, e: Redemption.Recorded) -> None:
+    page.rows(redemptions).put(
+        {
+            "redemption_id": e.originator_id.hex,
+            "supplier": e.supplier,
+            "invoice_number": e.invoice_number,
+            "voucher": e.voucher,
+            "programme": e.programme,
+            "instrument": page.rows(vouchers).require(Voucher.id_for(e.voucher).hex)["instrument"],
+            "holder": e.holder,
+            "service_date": e.service_date.isoformat(),
+            "bill_fen": to_fen(e.bill_amount),
+            "deduction_fen": to_fen(e.deduction),
+            "status": "redeemed",
+            "payment_reference": "",
+        }
+    )
+
+
+def _redemption_claimed(page: Page, e: Redemption.ReimbursementClaimed) -> None:
+    r = page.rows(redemptions).require(e.originator_id.hex)
+    r["status"] = "claimed"
+    page.rows(redemptions).put(r)
+    page.rows(programme_use).change((r["programme"], r["instrument"]), claimed_fen=to_fen(e.amount))
+
+
+def _redemption_reimbursed(page: Page, e: Redemption.Reimbursed) -> None:
+    r = page.rows(redemptions).require(e.originator_id.hex)
+    r.update(status="reimbursed", payment_reference=e.payment_reference)
+    page.rows(redemptions).put(r)
+    page.rows(programme_use).change(
+        (r["programme"], r["instrument"]), reimbursed_fen=to_fen(e.amount)
+    )
+
+
+class Vouchers(EventDrivenReadModel):
+    """Voucher balances, redemptions and quota/budget use: one read model, because a
+    redemption moves figures in all three."""
+
+    name = "vouchers"
+    tables = (vouchers, redemptions, programme_use)
+    handlers: ClassVar[dict[type, Handler]] = {
+        Programme.Opened: _programme_opened,
+        Voucher.Issued: _voucher_issued,
+        Voucher.Redeemed: _voucher_redeemed,
+        Voucher.Expired: _voucher_expired,
+        Redemption.Recorded: _redemption_recorded,
+        Redemption.ReimbursementClaimed: _redemption_claimed,
+        Redemption.Reimbursed: _redemption_reimbursed,
+    }
+
+
+# ---- payment instructions ---------------------------------------------------------------
+
+
+def _instructed(page: Page, e: PaymentInstruction.Instructed) -> None:
+    page.rows(payments).put(
+        {
+            "reference": e.reference,
+            "payee": e.payee,
+            "payee_name": e.payee_name,
+            "amount_fen": to_fen(e.amount),
+            "purpose": e.purpose,
+            "programme": e.programme,
+            "year": e.year,
+            "funding_source": e.funding_source,
+            "decision": e.decision,
+            "instructed_at": e.at.isoformat(),
+        }
+    )
+
+
+class Payments(EventDrivenReadModel):
+    name = "payments"
+    tables = (payments,)
+    handlers: ClassVar[dict[type, Handler]] = {PaymentInstruction.Instructed: _instructed}
+
+
+def all_read_models() -> list[EventDrivenReadModel]:
+    return [Entities(), Vouchers(), Payments()]

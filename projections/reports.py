@@ -1,0 +1,135 @@
+"""Reports read from the read models: a title, named columns and rows of plain values
+(amounts as ``Decimal`` yuan). Rendering as a table, JSON or CSV is the CLI's business."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from ledger.money import from_fen
+from projections.ledger_views import entities, payments, programme_use, vouchers
+from projections.store import ReadModelStore
+
+
+@dataclass
+class Report:
+    title: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any] = field(default_factory=dict)
+
+
+def _fetch(store: ReadModelStore, query: Select[Any]) -> list[dict[str, Any]]:
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def _yuan(rows: list[dict[str, Any]], *columns: str) -> None:
+    for row in rows:
+        for c in columns:
+            row[c.removesuffix("_fen")] = from_fen(row.pop(c))
+
+
+def balances(
+    store: ReadModelStore, programme: str | None = None, holder: str | None = None
+) -> Report:
+    holder_names = (
+        select(entities.c.credit_code, entities.c.name)
+        .where(entities.c.role == "applicant")
+        .subquery()
+    )
+    query = (
+        select(
+            vouchers.c.number.label("voucher"),
+            vouchers.c.programme,
+            vouchers.c.instrument,
+            vouchers.c.holder,
+            holder_names.c.name.label("holder_name"),
+            vouchers.c.face_value_fen,
+            vouchers.c.deducted_fen,
+            vouchers.c.lapsed_fen,
+            vouchers.c.remaining_fen,
+            vouchers.c.redemptions,
+            vouchers.c.status,
+        )
+        .join(holder_names, holder_names.c.credit_code == vouchers.c.holder, isouter=True)
+        .order_by(vouchers.c.number)
+    )
+    if programme:
+        query = query.where(vouchers.c.programme == programme)
+    if holder:
+        query = query.where(vouchers.c.holder == holder)
+    rows = _fetch(store, query)
+    _yuan(rows, "face_value_fen", "deducted_fen", "lapsed_fen", "remaining_fen")
+    columns = [
+        "voucher",
+        "programme",
+        "instrument",
+        "holder",
+        "holder_name",
+        "face_value",
+        "deducted",
+        "lapsed",
+        "remaining",
+        "redemptions",
+        "status",
+    ]
+    totals = {
+        c: sum((r[c] for r in rows), start=from_fen(0))
+        for c in ("face_value", "deducted", "lapsed", "remaining")
+    }
+    totals["voucher"] = f"{len(rows)} vouchers"
+    return Report("Voucher balances", columns, rows, totals)
+
+
+def quota(store: ReadModelStore, programme: str | None = None) -> Report:
+    query = select(programme_use).order_by(programme_use.c.programme, programme_use.c.instrument)
+    if programme:
+        query = query.where(programme_use.c.programme == programme)
+    rows = _fetch(store, query)
+    for r in rows:
+        r["remaining_places"] = r["quota"] - r["issued"]
+    _yuan(
+        rows, "face_value_issued_fen", "deducted_fen", "claimed_fen", "reimbursed_fen", "lapsed_fen"
+    )
+    columns = [
+        "programme",
+        "instrument",
+        "policy",
+        "year",
+        "quota",
+        "issued",
+        "remaining_places",
+        "face_value_issued",
+        "deducted",
+        "claimed",
+        "reimbursed",
+        "lapsed",
+    ]
+    return Report("Quota and budget use", columns, rows)
+
+
+def payment_instructions(store: ReadModelStore, programme: str | None = None) -> Report:
+    query = select(payments).order_by(payments.c.instructed_at, payments.c.reference)
+    if programme:
+        query = query.where(payments.c.programme == programme)
+    rows = _fetch(store, query)
+    _yuan(rows, "amount_fen")
+    columns = [
+        "reference",
+        "payee",
+        "payee_name",
+        "amount",
+        "purpose",
+        "programme",
+        "year",
+        "funding_source",
+        "instructed_at",
+    ]
+    totals = {
+        "reference": f"{len(rows)} instructions",
+        "amount": sum((r["amount"] for r in rows), start=from_fen(0)),
+    }
+    return Report("Payment instructions", columns, rows, totals)

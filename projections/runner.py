@@ -1,0 +1,60 @@
+"""One runner shape for SQLite and PostgreSQL: pull pages of notifications, decode each once,
+apply them to every read model that has not seen them, and write the rows and the new
+positions in one transaction per page. Live catch-up, rebuild and replays into a scratch store
+all use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ledger.application import VoucherLedger
+from projections.store import Page, ReadModelStore
+
+Progress = Callable[[int, int], None]  # (applied so far, position reached)
+
+
+class ProjectionRunner:
+    def __init__(self, app: VoucherLedger, store: ReadModelStore, page_size: int = 2000) -> None:
+        self.app = app
+        self.store = store
+        self.page_size = page_size
+
+    def catch_up(self, stop: int | None = None, progress: Progress | None = None) -> int:
+        """Apply every notification after each read model's position (up to ``stop``).
+        Returns how many notifications were read."""
+        positions = self.store.positions()
+        start = min(positions.values(), default=0)
+        applied = 0
+        while True:
+            notifications = self.app.recorder.select_notifications(
+                start=start, limit=self.page_size, stop=stop, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            decoded: list[tuple[int, Any]] = [
+                (n.id, self.app.mapper.to_domain_event(n)) for n in notifications
+            ]
+            last = notifications[-1].id
+            with self.store.engine.begin() as conn:
+                page = Page(conn)
+                for rm in self.store.read_models:
+                    seen = positions[rm.name]
+                    fresh = [event for nid, event in decoded if nid > seen]
+                    if fresh:
+                        rm.apply(page, fresh)
+                        positions[rm.name] = last
+                page.flush()
+                self.store.save_positions(conn, positions)
+            applied += len(notifications)
+            start = last
+            if progress is not None:
+                progress(applied, last)
+            if len(notifications) < self.page_size:
+                break
+        return applied
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop every read model and replay the whole log from position 0."""
+        self.store.drop()
+        return self.catch_up(progress=progress)
