@@ -73,7 +73,7 @@ def execute(app: VoucherLedger, command: Command) -> Events:
             return command.spec.run(app, command.context, command.args)
         except (IntegrityError, OperationalError):
             # Jittered back-off keeps racing writers from colliding in lock-step.
-            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
+            time.sleep(random.uniform(0, min(0.1, 0.005 * 2**attempt)))
     raise Rejected(
         "concurrency-conflict",
         f"{command.spec.name}: gave up after {MAX_ATTEMPTS} attempts; nothing was stored",

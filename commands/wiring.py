@@ -10,12 +10,15 @@ from the command line, and is never printed.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from eventsourcing.persistence import PersistenceError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.application import VoucherLedger
 from ledger.policy import bundled_policies
@@ -24,6 +27,7 @@ from projections.runner import ProjectionRunner
 from projections.store import ReadModelStore
 
 DEFAULT_DB = "voucher-ledger.db"
+SCHEMA_ATTEMPTS = 5
 
 
 @dataclass
@@ -97,6 +101,11 @@ def _postgres(url: str) -> tuple[dict[str, str], Engine, str]:
     return env, engine, f"PostgreSQL {user}@{host}:{port}/{dbname}"
 
 
+# Aggregates are cached and fast-forwarded with only the events stored since: a programme
+# with hundreds of issued vouchers is not replayed from its first event for every command.
+CACHE = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+
+
 def open_ledger(db: str | None = None) -> Ledger:
     target = resolve_db(db)
     if target.startswith(("postgresql://", "postgres://")):
@@ -104,6 +113,16 @@ def open_ledger(db: str | None = None) -> Ledger:
     else:
         path = target.removeprefix("sqlite:///")
         env, engine, location = _sqlite(path)
-    app = VoucherLedger(bundled_policies(), env=env)
-    store = ReadModelStore(engine, all_read_models())
+    # Several processes opening a new ledger at once race to create the schema; PostgreSQL
+    # then refuses all but one ("tuple concurrently updated"). The schema statements are
+    # idempotent, so the losers simply try again.
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            app = VoucherLedger(bundled_policies(), env={**env, **CACHE})
+            store = ReadModelStore(engine, all_read_models())
+            break
+        except (PersistenceError, SQLAlchemyError):
+            if attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     return Ledger(app, store, ProjectionRunner(app, store), location)
