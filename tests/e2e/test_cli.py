@@ -1,0 +1,187 @@
+"""The ``voucher-ledger`` command as a user runs it: a real process, real files, real exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ledger.ids import make_credit_code
+
+CLI = str(Path(sys.executable).with_name("voucher-ledger"))
+SUPPLIER = make_credit_code("91510100MA7000001")
+APPLICANT = make_credit_code("91510100MA6000001")
+AT = "2025-03-01T09:00:00+08:00"
+
+
+def cli(*args: str, db: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, "--db", db, "--actor", "e2e", *args],
+        capture_output=True, text=True, input=stdin, timeout=120, check=False,
+    )
+
+
+def write_jsonl(path: Path, *lines: object) -> Path:
+    path.write_text(
+        "".join((line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)) + "\n"
+                for line in lines),
+        encoding="utf-8",
+    )
+    return path
+
+
+SETUP = [
+    {"command": "open-programme", "policy": "chengdu", "year": 2025, "at": "2025-01-02T09:00:00+08:00"},
+    {"command": "register-supplier", "credit_code": SUPPLIER, "name": "成都智算中心",
+     "kind": "data-centre", "city": "Chengdu", "at": AT},
+    {"command": "register-applicant", "credit_code": APPLICANT, "name": "成都示例科技",
+     "kind": "enterprise", "city": "Chengdu", "at": AT},
+    {"command": "publish-supplier-list", "programme": "CD-2025", "period": "2025H1",
+     "suppliers": [SUPPLIER], "at": AT},
+    {"command": "apply-inclusive", "programme": "CD-2025", "applicant": APPLICANT, "at": AT},
+]
+
+
+def event_count(db: str) -> int:
+    result = cli("balances", "--format", "json", db=db)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["rows"]
+    return sum(1 + int(r["redemptions"]) for r in rows)
+
+
+def test_the_five_minute_tour(tmp_path: Path) -> None:
+    db = str(tmp_path / "tour.db")
+    ok = cli("open-programme", "--policy", "chengdu", "--year", "2025",
+             "--at", "2025-01-02T09:00:00+08:00", db=db)
+    assert ok.returncode == 0, ok.stderr
+    assert "Programme.Opened" in ok.stdout
+    assert cli("register-supplier", "--credit-code", SUPPLIER, "--name", "成都智算中心",
+               "--kind", "data-centre", "--city", "Chengdu", "--at", AT, db=db).returncode == 0
+    assert cli("register-applicant", "--credit-code", APPLICANT, "--name", "成都示例科技",
+               "--kind", "enterprise", "--city", "Chengdu", "--at", AT, db=db).returncode == 0
+    assert cli("publish-supplier-list", "--programme", "CD-2025", "--period", "2025H1",
+               "--suppliers", SUPPLIER, "--at", AT, db=db).returncode == 0
+    applied = cli("apply-inclusive", "--programme", "CD-2025", "--applicant", APPLICANT,
+                  "--at", AT, db=db)
+    assert "voucher_number=CD-2025-INC-0001" in applied.stdout
+    redeemed = cli("redeem", "--voucher", "CD-2025-INC-0001", "--supplier", SUPPLIER,
+                   "--bill-amount", "8000.00", "--invoice-number", "INV-1",
+                   "--service-kind", "compute", "--service-date", "2025-03-10",
+                   "--at", "2025-03-12T10:00:00+08:00", db=db)
+    assert redeemed.returncode == 0, redeemed.stderr
+    again = cli("apply-inclusive", "--programme", "CD-2025", "--applicant", APPLICANT,
+                "--at", AT, db=db)
+    assert again.returncode == 1
+    assert "rejected (already-holds-voucher-this-year)" in again.stderr
+    claimed = cli("claim-reimbursement", "--supplier", SUPPLIER, "--invoice-number", "INV-1",
+                  "--evidence", "contract=HT-1", "--evidence", "payment-proof=P-1",
+                  "--evidence", "invoice=INV-1", "--evidence", "service-proof=U-1",
+                  "--at", "2025-04-01T10:00:00+08:00", db=db)
+    assert claimed.returncode == 0, claimed.stderr
+
+    table = cli("balances", db=db).stdout
+    assert "CD-2025-INC-0001" in table and "6,000.00" in table and "成都示例科技" in table
+    raw = cli("balances", "--format", "csv", db=db).stdout
+    assert raw.startswith("\ufeff")  # Excel opens UTF-8 with a BOM cleanly
+    rows = list(csv.DictReader(io.StringIO(raw.lstrip("\ufeff"))))
+    assert rows[0]["remaining"] == "6000.00" and rows[0]["holder_name"] == "成都示例科技"
+    quota = json.loads(cli("quota", "--format", "json", db=db).stdout)
+    inclusive = [r for r in quota["rows"] if r["instrument"] == "inclusive"][0]
+    assert (inclusive["issued"], inclusive["deducted"], inclusive["claimed"]) == (1, "4000.00", "4000.00")
+    rebuilt = cli("rebuild", db=db)
+    assert rebuilt.returncode == 0 and "rebuilt every read model" in rebuilt.stdout
+    assert cli("balances", "--format", "csv", db=db).stdout == raw
+
+
+def test_a_wrong_check_character_is_refused_naming_the_expected_one(tmp_path: Path) -> None:
+    bad = SUPPLIER[:-1] + ("0" if SUPPLIER[-1] != "0" else "1")
+    result = cli("register-supplier", "--credit-code", bad, "--name", "X", "--kind",
+                 "data-centre", "--city", "Chengdu", db=str(tmp_path / "x.db"))
+    assert result.returncode == 2
+    assert f"expected '{SUPPLIER[-1]}'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_exit_codes_and_results(db_url: str, tmp_path: Path) -> None:
+    accepted = cli("run", str(write_jsonl(tmp_path / "a.jsonl", *SETUP)), db=db_url)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    results = [json.loads(line) for line in accepted.stdout.splitlines()]
+    assert [r["line"] for r in results] == [1, 2, 3, 4, 5]
+    assert all(r["ok"] for r in results)
+    assert results[4]["events"][1]["event"] == "Voucher.Issued"
+    assert results[4]["events"][1]["number"] == "CD-2025-INC-0001"
+
+    redeem = {"command": "redeem", "voucher": "CD-2025-INC-0001", "supplier": SUPPLIER,
+              "bill_amount": 8000.5, "invoice_number": "INV-9", "service_kind": "compute",
+              "service_date": "2025-03-10", "at": "2025-03-12T10:00:00+08:00"}
+    some_rejected = cli("run", str(write_jsonl(tmp_path / "b.jsonl", SETUP[4], redeem, redeem)),
+                        db=db_url)
+    assert some_rejected.returncode == 1
+    first, second, third = [json.loads(line) for line in some_rejected.stdout.splitlines()]
+    assert first["error"] == "already-holds-voucher-this-year"
+    # A JSON number is parsed exactly (8000.5 → 8000.50), and a retry changes nothing.
+    assert second["events"][0]["bill_amount"] == "8000.50"
+    assert second["events"][0]["deduction"] == "4000.25"
+    assert third == {"line": 3, "ok": True, "events": []}
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "error", "field"),
+    [
+        ('{"command": "redeem", "voucher": ', "malformed-json", None),
+        ('{"command": "apply-inclusive", "programme": "CD-2025", "applicant": "%s", '
+         '"at": "2025-03-01T09:00:00"}' % APPLICANT, "invalid-time", "at"),
+        ('{"command": "redeem", "voucher": "CD-2025-INC-0001", "supplier": "%s", '
+         '"bill_amount": "10.005", "invoice_number": "X", "service_kind": "compute", '
+         '"service_date": "2025-03-10"}' % SUPPLIER, "invalid-amount", "bill_amount"),
+        ('{"command": "redeem", "voucher": "CD-2025-INC-0001", "supplier": "%s", '
+         '"bill_amount": NaN, "invoice_number": "X", "service_kind": "compute", '
+         '"service_date": "2025-03-10"}' % SUPPLIER, "invalid-amount", None),
+        ('{"command": "apply-inclusive", "programme": "CD-2025", "applicant": "%s", '
+         '"colour": "red"}' % APPLICANT, "unknown-field", "colour"),
+        ('{"command": "launch-rocket"}', "unknown-command", "command"),
+        ('["a", "list"]', "malformed-json", None),
+    ],
+)
+def test_a_malformed_line_stores_nothing_and_exits_2(
+    db_url: str, tmp_path: Path, bad_line: str, error: str, field: str | None
+) -> None:
+    assert cli("run", str(write_jsonl(tmp_path / "setup.jsonl", *SETUP[:4])), db=db_url).returncode == 0
+    before = event_count(db_url)
+    batch = write_jsonl(tmp_path / "bad.jsonl", SETUP[4], SETUP[4], bad_line)
+    result = cli("run", str(batch), db=db_url)
+    assert result.returncode == 2
+    (report,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert report["line"] == 3 and report["error"] == error and not report["ok"]
+    assert report.get("field") == field
+    assert "Traceback" not in result.stderr
+    assert event_count(db_url) == before  # not even the valid lines 1 and 2 were applied
+
+
+def test_non_utf8_input_is_malformed(tmp_path: Path) -> None:
+    batch = tmp_path / "latin.jsonl"
+    batch.write_bytes(b'{"command": "open-programme", "policy": "chengdu", "year": 2025}\n'
+                      b'{"command": "register-applicant", "name": "caf\xe9"}\n')
+    result = cli("run", str(batch), db=str(tmp_path / "l.db"))
+    assert result.returncode == 2
+    assert json.loads(result.stdout) == {"line": 2, "ok": False, "error": "malformed-json",
+                                         "message": "not UTF-8 at byte 46"}
+
+
+def test_the_demo_runs_a_year_and_prints_the_reports(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = subprocess.run([CLI, "demo"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 60
+    out = result.stdout
+    assert "quota-exhausted" in out and "supplier-not-listed" in out and "affiliated-parties" in out
+    assert "Quota and budget use" in out and "Voucher balances" in out
+    assert "3,000,000.00" in out  # 300 vouchers of 10,000 issued
+    assert (tmp_path / "voucher-ledger-demo.db.results.jsonl").exists()
