@@ -30,7 +30,7 @@ test: $(DEVSTAMP)
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check ledger projections commands
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy ledger projections commands
 
 bench: $(STAMP)

@@ -50,7 +50,7 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         (
             Field("credit_code", f.credit_code, "unified social credit code"),
             Field("name", f.text(), "registered name"),
-            Field("kind", f.choice(*APPLICANT_KINDS), "kind of unit"),
+            Field("kind", f.choice(*APPLICANT_KINDS), " / ".join(APPLICANT_KINDS)),
             Field("city", f.text(64), "city of registration, e.g. Chengdu"),
         ),
         lambda app, ctx, a: app.register_applicant(
@@ -71,7 +71,7 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         (
             Field("credit_code", f.credit_code, "unified social credit code"),
             Field("name", f.text(), "registered name"),
-            Field("kind", f.choice(*SUPPLIER_KINDS), "kind of supplier"),
+            Field("kind", f.choice(*SUPPLIER_KINDS), " / ".join(SUPPLIER_KINDS)),
             Field("city", f.text(64), "city of registration"),
         ),
         lambda app, ctx, a: app.register_supplier(
@@ -158,7 +158,11 @@ CATALOGUE: tuple[CommandSpec, ...] = (
             Field("supplier", f.credit_code, "supplier's credit code"),
             Field("bill_amount", f.amount, "bill for the service, tax excluded (CD-14)"),
             Field("invoice_number", f.text(64), "supplier's invoice number"),
-            Field("service_kind", f.choice(*KNOWN_SERVICES), "what was rented (CD-1)"),
+            Field(
+                "service_kind",
+                f.choice(*KNOWN_SERVICES),
+                " / ".join(KNOWN_SERVICES) + ": what was rented (CD-1)",
+            ),
             Field("service_date", f.date_, "date of service, YYYY-MM-DD"),
             Field(
                 "deduction",
@@ -198,7 +202,7 @@ CATALOGUE: tuple[CommandSpec, ...] = (
             Field(
                 "evidence",
                 f.keyed(f.text(), EVIDENCE_KINDS),
-                "evidence references, KIND=REFERENCE",
+                "references by kind: " + ", ".join(EVIDENCE_KINDS),
                 keyed=True,
             ),
         ),

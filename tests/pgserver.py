@@ -58,14 +58,37 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         if self.as_root:
             shutil.chown(self.base, user="postgres", group="postgres")
-        self._run(_binary("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--no-sync")
+        self._run(
+            _binary("initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         # Durability is off for speed: this server lives for one test run.
-        options = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=300 -c shared_buffers=64MB")
-        self._run(_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.base / "server.log"),
-                  "-w", "-t", "60", "-o", options, "start")
+        options = (
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=300 -c shared_buffers=64MB"
+        )
+        self._run(
+            _binary("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.base / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
         return self
 
     def stop(self) -> None:

@@ -23,27 +23,55 @@ AT = "2025-03-01T09:00:00+08:00"
 def cli(*args: str, db: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CLI, "--db", db, "--actor", "e2e", *args],
-        capture_output=True, text=True, input=stdin, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+        check=False,
     )
 
 
 def write_jsonl(path: Path, *lines: object) -> Path:
     path.write_text(
-        "".join((line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)) + "\n"
-                for line in lines),
+        "".join(
+            (line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)) + "\n"
+            for line in lines
+        ),
         encoding="utf-8",
     )
     return path
 
 
 SETUP = [
-    {"command": "open-programme", "policy": "chengdu", "year": 2025, "at": "2025-01-02T09:00:00+08:00"},
-    {"command": "register-supplier", "credit_code": SUPPLIER, "name": "成都智算中心",
-     "kind": "data-centre", "city": "Chengdu", "at": AT},
-    {"command": "register-applicant", "credit_code": APPLICANT, "name": "成都示例科技",
-     "kind": "enterprise", "city": "Chengdu", "at": AT},
-    {"command": "publish-supplier-list", "programme": "CD-2025", "period": "2025H1",
-     "suppliers": [SUPPLIER], "at": AT},
+    {
+        "command": "open-programme",
+        "policy": "chengdu",
+        "year": 2025,
+        "at": "2025-01-02T09:00:00+08:00",
+    },
+    {
+        "command": "register-supplier",
+        "credit_code": SUPPLIER,
+        "name": "成都智算中心",
+        "kind": "data-centre",
+        "city": "Chengdu",
+        "at": AT,
+    },
+    {
+        "command": "register-applicant",
+        "credit_code": APPLICANT,
+        "name": "成都示例科技",
+        "kind": "enterprise",
+        "city": "Chengdu",
+        "at": AT,
+    },
+    {
+        "command": "publish-supplier-list",
+        "programme": "CD-2025",
+        "period": "2025H1",
+        "suppliers": [SUPPLIER],
+        "at": AT,
+    },
     {"command": "apply-inclusive", "programme": "CD-2025", "applicant": APPLICANT, "at": AT},
 ]
 
@@ -57,32 +85,113 @@ def event_count(db: str) -> int:
 
 def test_the_five_minute_tour(tmp_path: Path) -> None:
     db = str(tmp_path / "tour.db")
-    ok = cli("open-programme", "--policy", "chengdu", "--year", "2025",
-             "--at", "2025-01-02T09:00:00+08:00", db=db)
+    ok = cli(
+        "open-programme",
+        "--policy",
+        "chengdu",
+        "--year",
+        "2025",
+        "--at",
+        "2025-01-02T09:00:00+08:00",
+        db=db,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "Programme.Opened" in ok.stdout
-    assert cli("register-supplier", "--credit-code", SUPPLIER, "--name", "成都智算中心",
-               "--kind", "data-centre", "--city", "Chengdu", "--at", AT, db=db).returncode == 0
-    assert cli("register-applicant", "--credit-code", APPLICANT, "--name", "成都示例科技",
-               "--kind", "enterprise", "--city", "Chengdu", "--at", AT, db=db).returncode == 0
-    assert cli("publish-supplier-list", "--programme", "CD-2025", "--period", "2025H1",
-               "--suppliers", SUPPLIER, "--at", AT, db=db).returncode == 0
-    applied = cli("apply-inclusive", "--programme", "CD-2025", "--applicant", APPLICANT,
-                  "--at", AT, db=db)
+    assert (
+        cli(
+            "register-supplier",
+            "--credit-code",
+            SUPPLIER,
+            "--name",
+            "成都智算中心",
+            "--kind",
+            "data-centre",
+            "--city",
+            "Chengdu",
+            "--at",
+            AT,
+            db=db,
+        ).returncode
+        == 0
+    )
+    assert (
+        cli(
+            "register-applicant",
+            "--credit-code",
+            APPLICANT,
+            "--name",
+            "成都示例科技",
+            "--kind",
+            "enterprise",
+            "--city",
+            "Chengdu",
+            "--at",
+            AT,
+            db=db,
+        ).returncode
+        == 0
+    )
+    assert (
+        cli(
+            "publish-supplier-list",
+            "--programme",
+            "CD-2025",
+            "--period",
+            "2025H1",
+            "--suppliers",
+            SUPPLIER,
+            "--at",
+            AT,
+            db=db,
+        ).returncode
+        == 0
+    )
+    applied = cli(
+        "apply-inclusive", "--programme", "CD-2025", "--applicant", APPLICANT, "--at", AT, db=db
+    )
     assert "voucher_number=CD-2025-INC-0001" in applied.stdout
-    redeemed = cli("redeem", "--voucher", "CD-2025-INC-0001", "--supplier", SUPPLIER,
-                   "--bill-amount", "8000.00", "--invoice-number", "INV-1",
-                   "--service-kind", "compute", "--service-date", "2025-03-10",
-                   "--at", "2025-03-12T10:00:00+08:00", db=db)
+    redeemed = cli(
+        "redeem",
+        "--voucher",
+        "CD-2025-INC-0001",
+        "--supplier",
+        SUPPLIER,
+        "--bill-amount",
+        "8000.00",
+        "--invoice-number",
+        "INV-1",
+        "--service-kind",
+        "compute",
+        "--service-date",
+        "2025-03-10",
+        "--at",
+        "2025-03-12T10:00:00+08:00",
+        db=db,
+    )
     assert redeemed.returncode == 0, redeemed.stderr
-    again = cli("apply-inclusive", "--programme", "CD-2025", "--applicant", APPLICANT,
-                "--at", AT, db=db)
+    again = cli(
+        "apply-inclusive", "--programme", "CD-2025", "--applicant", APPLICANT, "--at", AT, db=db
+    )
     assert again.returncode == 1
     assert "rejected (already-holds-voucher-this-year)" in again.stderr
-    claimed = cli("claim-reimbursement", "--supplier", SUPPLIER, "--invoice-number", "INV-1",
-                  "--evidence", "contract=HT-1", "--evidence", "payment-proof=P-1",
-                  "--evidence", "invoice=INV-1", "--evidence", "service-proof=U-1",
-                  "--at", "2025-04-01T10:00:00+08:00", db=db)
+    claimed = cli(
+        "claim-reimbursement",
+        "--supplier",
+        SUPPLIER,
+        "--invoice-number",
+        "INV-1",
+        "--evidence",
+        "contract=HT-1",
+        "--evidence",
+        "payment-proof=P-1",
+        "--evidence",
+        "invoice=INV-1",
+        "--evidence",
+        "service-proof=U-1",
+        "--at",
+        "2025-04-01T10:00:00+08:00",
+        db=db,
+    )
     assert claimed.returncode == 0, claimed.stderr
 
     table = cli("balances", db=db).stdout
@@ -92,8 +201,12 @@ def test_the_five_minute_tour(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(raw.lstrip("\ufeff"))))
     assert rows[0]["remaining"] == "6000.00" and rows[0]["holder_name"] == "成都示例科技"
     quota = json.loads(cli("quota", "--format", "json", db=db).stdout)
-    inclusive = [r for r in quota["rows"] if r["instrument"] == "inclusive"][0]
-    assert (inclusive["issued"], inclusive["deducted"], inclusive["claimed"]) == (1, "4000.00", "4000.00")
+    inclusive = next(r for r in quota["rows"] if r["instrument"] == "inclusive")
+    assert (inclusive["issued"], inclusive["deducted"], inclusive["claimed"]) == (
+        1,
+        "4000.00",
+        "4000.00",
+    )
     rebuilt = cli("rebuild", db=db)
     assert rebuilt.returncode == 0 and "rebuilt every read model" in rebuilt.stdout
     assert cli("balances", "--format", "csv", db=db).stdout == raw
@@ -101,8 +214,18 @@ def test_the_five_minute_tour(tmp_path: Path) -> None:
 
 def test_a_wrong_check_character_is_refused_naming_the_expected_one(tmp_path: Path) -> None:
     bad = SUPPLIER[:-1] + ("0" if SUPPLIER[-1] != "0" else "1")
-    result = cli("register-supplier", "--credit-code", bad, "--name", "X", "--kind",
-                 "data-centre", "--city", "Chengdu", db=str(tmp_path / "x.db"))
+    result = cli(
+        "register-supplier",
+        "--credit-code",
+        bad,
+        "--name",
+        "X",
+        "--kind",
+        "data-centre",
+        "--city",
+        "Chengdu",
+        db=str(tmp_path / "x.db"),
+    )
     assert result.returncode == 2
     assert f"expected '{SUPPLIER[-1]}'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -117,11 +240,19 @@ def test_run_exit_codes_and_results(db_url: str, tmp_path: Path) -> None:
     assert results[4]["events"][1]["event"] == "Voucher.Issued"
     assert results[4]["events"][1]["number"] == "CD-2025-INC-0001"
 
-    redeem = {"command": "redeem", "voucher": "CD-2025-INC-0001", "supplier": SUPPLIER,
-              "bill_amount": 8000.5, "invoice_number": "INV-9", "service_kind": "compute",
-              "service_date": "2025-03-10", "at": "2025-03-12T10:00:00+08:00"}
-    some_rejected = cli("run", str(write_jsonl(tmp_path / "b.jsonl", SETUP[4], redeem, redeem)),
-                        db=db_url)
+    redeem = {
+        "command": "redeem",
+        "voucher": "CD-2025-INC-0001",
+        "supplier": SUPPLIER,
+        "bill_amount": 8000.5,
+        "invoice_number": "INV-9",
+        "service_kind": "compute",
+        "service_date": "2025-03-10",
+        "at": "2025-03-12T10:00:00+08:00",
+    }
+    some_rejected = cli(
+        "run", str(write_jsonl(tmp_path / "b.jsonl", SETUP[4], redeem, redeem)), db=db_url
+    )
     assert some_rejected.returncode == 1
     first, second, third = [json.loads(line) for line in some_rejected.stdout.splitlines()]
     assert first["error"] == "already-holds-voucher-this-year"
@@ -135,16 +266,32 @@ def test_run_exit_codes_and_results(db_url: str, tmp_path: Path) -> None:
     ("bad_line", "error", "field"),
     [
         ('{"command": "redeem", "voucher": ', "malformed-json", None),
-        ('{"command": "apply-inclusive", "programme": "CD-2025", "applicant": "%s", '
-         '"at": "2025-03-01T09:00:00"}' % APPLICANT, "invalid-time", "at"),
-        ('{"command": "redeem", "voucher": "CD-2025-INC-0001", "supplier": "%s", '
-         '"bill_amount": "10.005", "invoice_number": "X", "service_kind": "compute", '
-         '"service_date": "2025-03-10"}' % SUPPLIER, "invalid-amount", "bill_amount"),
-        ('{"command": "redeem", "voucher": "CD-2025-INC-0001", "supplier": "%s", '
-         '"bill_amount": NaN, "invoice_number": "X", "service_kind": "compute", '
-         '"service_date": "2025-03-10"}' % SUPPLIER, "invalid-amount", None),
-        ('{"command": "apply-inclusive", "programme": "CD-2025", "applicant": "%s", '
-         '"colour": "red"}' % APPLICANT, "unknown-field", "colour"),
+        (
+            '{"command": "apply-inclusive", "programme": "CD-2025", "applicant": "%s", '
+            '"at": "2025-03-01T09:00:00"}' % APPLICANT,
+            "invalid-time",
+            "at",
+        ),
+        (
+            '{"command": "redeem", "voucher": "CD-2025-INC-0001", "supplier": "%s", '
+            '"bill_amount": "10.005", "invoice_number": "X", "service_kind": "compute", '
+            '"service_date": "2025-03-10"}' % SUPPLIER,
+            "invalid-amount",
+            "bill_amount",
+        ),
+        (
+            '{"command": "redeem", "voucher": "CD-2025-INC-0001", "supplier": "%s", '
+            '"bill_amount": NaN, "invoice_number": "X", "service_kind": "compute", '
+            '"service_date": "2025-03-10"}' % SUPPLIER,
+            "invalid-amount",
+            None,
+        ),
+        (
+            '{"command": "apply-inclusive", "programme": "CD-2025", "applicant": "%s", '
+            '"colour": "red"}' % APPLICANT,
+            "unknown-field",
+            "colour",
+        ),
         ('{"command": "launch-rocket"}', "unknown-command", "command"),
         ('["a", "list"]', "malformed-json", None),
     ],
@@ -152,7 +299,10 @@ def test_run_exit_codes_and_results(db_url: str, tmp_path: Path) -> None:
 def test_a_malformed_line_stores_nothing_and_exits_2(
     db_url: str, tmp_path: Path, bad_line: str, error: str, field: str | None
 ) -> None:
-    assert cli("run", str(write_jsonl(tmp_path / "setup.jsonl", *SETUP[:4])), db=db_url).returncode == 0
+    assert (
+        cli("run", str(write_jsonl(tmp_path / "setup.jsonl", *SETUP[:4])), db=db_url).returncode
+        == 0
+    )
     before = event_count(db_url)
     batch = write_jsonl(tmp_path / "bad.jsonl", SETUP[4], SETUP[4], bad_line)
     result = cli("run", str(batch), db=db_url)
@@ -166,18 +316,25 @@ def test_a_malformed_line_stores_nothing_and_exits_2(
 
 def test_non_utf8_input_is_malformed(tmp_path: Path) -> None:
     batch = tmp_path / "latin.jsonl"
-    batch.write_bytes(b'{"command": "open-programme", "policy": "chengdu", "year": 2025}\n'
-                      b'{"command": "register-applicant", "name": "caf\xe9"}\n')
+    batch.write_bytes(
+        b'{"command": "open-programme", "policy": "chengdu", "year": 2025}\n'
+        b'{"command": "register-applicant", "name": "caf\xe9"}\n'
+    )
     result = cli("run", str(batch), db=str(tmp_path / "l.db"))
     assert result.returncode == 2
-    assert json.loads(result.stdout) == {"line": 2, "ok": False, "error": "malformed-json",
-                                         "message": "not UTF-8 at byte 46"}
+    assert json.loads(result.stdout) == {
+        "line": 2,
+        "ok": False,
+        "error": "malformed-json",
+        "message": "not UTF-8 at byte 46",
+    }
 
 
 def test_the_demo_runs_a_year_and_prints_the_reports(tmp_path: Path) -> None:
     started = time.monotonic()
-    result = subprocess.run([CLI, "demo"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        [CLI, "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 60
     out = result.stdout

@@ -30,7 +30,9 @@ def test_quota_of_300_holds_when_400_apply(ledger: Ledger) -> None:
             refused.append(e.code)
     assert refused == ["quota-exhausted"] * 100
     ledger.runner.catch_up()
-    (use,) = [r for r in reports.quota(ledger.store, PROGRAMME).rows if r["instrument"] == "inclusive"]
+    (use,) = [
+        r for r in reports.quota(ledger.store, PROGRAMME).rows if r["instrument"] == "inclusive"
+    ]
     assert (use["quota"], use["issued"], use["remaining_places"]) == (300, 300, 0)
     assert use["face_value_issued"] == Decimal("3000000.00")
 

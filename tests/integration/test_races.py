@@ -5,8 +5,8 @@ from __future__ import annotations
 import multiprocessing
 from collections import Counter
 
-from commands.handlers import Command, execute
 from commands.catalogue import BY_NAME
+from commands.handlers import Command, execute
 from commands.wiring import open_ledger
 from ledger.errors import Rejected
 from tests.scenario import PROGRAMME, World, at
@@ -19,8 +19,9 @@ def _apply_all(db_url: str, applicants: list[str]) -> list[str]:
     outcomes = []
     try:
         for code in applicants:
-            command = Command(BY_NAME["apply-inclusive"],
-                              {"programme": PROGRAMME, "applicant": code}, at(2, 1))
+            command = Command(
+                BY_NAME["apply-inclusive"], {"programme": PROGRAMME, "applicant": code}, at(2, 1)
+            )
             try:
                 events = execute(ledger.app, command)
                 outcomes.append(events[-1].number)  # type: ignore[attr-defined]

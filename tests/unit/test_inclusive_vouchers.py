@@ -25,8 +25,12 @@ from tests.scenario import (
     supplier_code,
 )
 
-EVIDENCE = {"contract": "HT-1", "payment-proof": "PAY-1", "invoice": "INV-1",
-            "service-proof": "USE-1"}
+EVIDENCE = {
+    "contract": "HT-1",
+    "payment-proof": "PAY-1",
+    "invoice": "INV-1",
+    "service-proof": "USE-1",
+}
 
 
 @pytest.fixture
@@ -54,7 +58,7 @@ def test_quota_of_300_holds_when_400_apply() -> None:
         try:
             world.issue(n)
             outcomes.append("issued")
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             outcomes.append(getattr(e, "code", repr(e)))
     assert outcomes[:300] == ["issued"] * 300  # first come, first served (CD-8)
     assert outcomes[300:] == ["quota-exhausted"] * 100
@@ -71,8 +75,14 @@ def test_one_voucher_per_unit_per_year(world: World) -> None:
 def test_only_units_in_the_programme_city_qualify(world: World) -> None:
     shenzhen = applicant_code(99, "440300")
     world.app.register_applicant(at(1, 3), shenzhen, "深圳某公司", "enterprise", "Shenzhen")
-    rejected("applicant-not-eligible", world.app.apply_for_voucher, at(2, 1), PROGRAMME,
-             "inclusive", shenzhen)
+    rejected(
+        "applicant-not-eligible",
+        world.app.apply_for_voucher,
+        at(2, 1),
+        PROGRAMME,
+        "inclusive",
+        shenzhen,
+    )
 
 
 def test_an_application_outside_the_programme_year_is_refused(world: World) -> None:
@@ -80,8 +90,9 @@ def test_an_application_outside_the_programme_year_is_refused(world: World) -> N
 
 
 def test_a_programme_outside_the_policy_years_cannot_open(world: World) -> None:
-    rejected("programme-year-outside-policy", world.app.open_programme, at(1, 1, 2028),
-             "chengdu", 2028)
+    rejected(
+        "programme-year-outside-policy", world.app.open_programme, at(1, 1, 2028), "chengdu", 2028
+    )
     rejected("programme-already-open", world.app.open_programme, at(1, 1), "chengdu", YEAR)
     rejected("unknown-policy", world.app.open_programme, at(1, 1), "atlantis", YEAR)
 
@@ -93,8 +104,13 @@ def test_inclusive_and_special_are_mutually_exclusive(world: World) -> None:
     programme.holdings[world.applicants[1]] = ["special"]
     special = programme.policy.instrument("special")
     assert special.exclusive_with == ["inclusive"]
-    rejected("instruments-mutually-exclusive", programme.allot_voucher, at(2, 1),
-             programme.policy.instrument("inclusive"), world.applicants[1])
+    rejected(
+        "instruments-mutually-exclusive",
+        programme.allot_voucher,
+        at(2, 1),
+        programme.policy.instrument("inclusive"),
+        world.applicants[1],
+    )
 
 
 # ---- redeeming: CD-1, CD-2, CD-3, CD-4, CD-8 ---------------------------------------------
@@ -119,8 +135,9 @@ def test_the_deduction_is_at_most_what_is_left(world: World) -> None:
 
 def test_asking_for_more_than_half_is_refused(world: World) -> None:
     voucher = world.issue(0)
-    error = rejected("exceeds-deduction-limit", world.redeem, voucher, bill="1000.00",
-                     deduction="500.01")
+    error = rejected(
+        "exceeds-deduction-limit", world.redeem, voucher, bill="1000.00", deduction="500.01"
+    )
     assert error.details["limit"] == "500.00"
     assert world.redeem(voucher, bill="1000.00", deduction="500.00")[0].deduction == 500
 
@@ -166,10 +183,20 @@ def test_storage_network_or_security_alone_is_not_compute(world: World) -> None:
 
 def test_no_redemption_after_the_year_of_issue(world: World) -> None:
     voucher = world.issue(0)
-    rejected("voucher-expired", world.redeem, voucher, service=date(YEAR, 12, 30),
-             ctx=at(1, 2, year=YEAR + 1))
-    rejected("voucher-expired", world.redeem, voucher, service=date(YEAR + 1, 1, 1),
-             ctx=at(1, 2, year=YEAR + 1))
+    rejected(
+        "voucher-expired",
+        world.redeem,
+        voucher,
+        service=date(YEAR, 12, 30),
+        ctx=at(1, 2, year=YEAR + 1),
+    )
+    rejected(
+        "voucher-expired",
+        world.redeem,
+        voucher,
+        service=date(YEAR + 1, 1, 1),
+        ctx=at(1, 2, year=YEAR + 1),
+    )
 
 
 def test_a_service_after_the_redemption_date_is_malformed(world: World) -> None:
@@ -200,18 +227,28 @@ def test_the_supplier_is_reimbursed_what_it_deducted(world: World) -> None:
     world.redeem(voucher, invoice="INV-9", bill="3000.00")
     supplier = world.suppliers[0]
     rejected("not-claimed", world.app.reimburse, at(4, 1), supplier, "INV-9")
-    error = rejected("missing-evidence", world.app.claim_reimbursement, at(4, 1), supplier,
-                     "INV-9", {"contract": "HT"})
+    error = rejected(
+        "missing-evidence",
+        world.app.claim_reimbursement,
+        at(4, 1),
+        supplier,
+        "INV-9",
+        {"contract": "HT"},
+    )
     assert error.details["missing"] == ["payment-proof", "invoice", "service-proof"]
     claimed = world.app.claim_reimbursement(at(4, 1), supplier, "INV-9", EVIDENCE)
     assert event_names(claimed) == ["Redemption.ReimbursementClaimed"]
-    rejected("already-claimed", world.app.claim_reimbursement, at(4, 2), supplier, "INV-9",
-             EVIDENCE)
+    rejected(
+        "already-claimed", world.app.claim_reimbursement, at(4, 2), supplier, "INV-9", EVIDENCE
+    )
     paid = world.app.reimburse(at(4, 15), supplier, "INV-9")
     assert event_names(paid) == ["Redemption.Reimbursed", "PaymentInstruction.Instructed"]
     instruction = paid[1]
     assert (instruction.payee, instruction.amount, instruction.funding_source) == (
-        supplier, Decimal("1500.00"), "city")
+        supplier,
+        Decimal("1500.00"),
+        "city",
+    )
     assert paid[0].payment_reference == instruction.reference
     rejected("already-reimbursed", world.app.reimburse, at(4, 16), supplier, "INV-9")
 
@@ -228,15 +265,28 @@ def test_unredeemed_value_lapses_at_year_end(world: World) -> None:
     ]
     assert world.app.expire_vouchers(at(1, 2, year=YEAR + 1), PROGRAMME) == []
     # Even back-dated into the year, a lapsed voucher is not redeemed.
-    rejected("voucher-expired", world.redeem, used, service=date(YEAR, 12, 1), ctx=at(12, 2),
-             invoice="LATE")
+    rejected(
+        "voucher-expired",
+        world.redeem,
+        used,
+        service=date(YEAR, 12, 1),
+        ctx=at(12, 2),
+        invoice="LATE",
+    )
 
 
 def test_registration_is_idempotent_but_not_rewritable(world: World) -> None:
     code = world.applicants[0]
     assert world.app.register_applicant(at(), code, "示例科技0", "enterprise", "Chengdu") == []
-    rejected("already-registered", world.app.register_applicant, at(), code, "别名",
-             "enterprise", "Chengdu")
+    rejected(
+        "already-registered",
+        world.app.register_applicant,
+        at(),
+        code,
+        "别名",
+        "enterprise",
+        "Chengdu",
+    )
 
 
 # ---- invariants under any sequence of bills ----------------------------------------------
@@ -246,8 +296,10 @@ def test_registration_is_idempotent_but_not_rewritable(world: World) -> None:
     st.lists(
         st.tuples(
             st.decimals(min_value=Decimal("0.01"), max_value=Decimal("30000"), places=2),
-            st.one_of(st.none(), st.decimals(min_value=Decimal("0.01"), max_value=Decimal("9000"),
-                                             places=2)),
+            st.one_of(
+                st.none(),
+                st.decimals(min_value=Decimal("0.01"), max_value=Decimal("9000"), places=2),
+            ),
         ),
         max_size=12,
     )
@@ -260,11 +312,15 @@ def test_balances_never_go_negative_and_deductions_respect_the_limit(
     deducted = Decimal("0.00")
     for n, (bill, asked) in enumerate(bills):
         try:
-            events = world.redeem(voucher, bill=str(bill), invoice=f"I{n}",
-                                  deduction=str(asked) if asked else None)
-        except Exception as e:  # noqa: BLE001
+            events = world.redeem(
+                voucher, bill=str(bill), invoice=f"I{n}", deduction=str(asked) if asked else None
+            )
+        except Exception as e:
             assert getattr(e, "code", None) in {
-                "exceeds-deduction-limit", "exceeds-remaining-value", "voucher-exhausted"}
+                "exceeds-deduction-limit",
+                "exceeds-remaining-value",
+                "voucher-exhausted",
+            }
             continue
         deduction = events[0].deduction
         assert Decimal("0") < deduction <= bill * Decimal("0.5")

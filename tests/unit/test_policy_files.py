@@ -29,7 +29,10 @@ def test_the_chengdu_numbers_are_the_policys() -> None:
     assert inclusive.clause("exclusive_with") == "CD-13"
     special = policy.instrument("special")
     assert [(str(t.amount), t.places) for t in special.value("tiers")] == [
-        ("2000000.00", 5), ("1000000.00", 10), ("500000.00", 20), ("300000.00", 50),
+        ("2000000.00", 5),
+        ("1000000.00", 10),
+        ("500000.00", 20),
+        ("300000.00", 50),
         ("100000.00", 50),
     ]
     assert sum(t.places for t in special.value("tiers")) == special.value("quota_per_year") == 135
@@ -57,22 +60,46 @@ def _broken(mutate: Any) -> str:
 @pytest.mark.parametrize(
     ("mutate", "named"),
     [
-        (lambda r: r["instruments"]["inclusive"]["quota_per_year"].pop("clause"),
-         "instruments.inclusive.quota_per_year"),
-        (lambda r: r["instruments"]["inclusive"].update(max_deduction_rate={"value": "1.5", "clause": "CD-4"}),
-         "instruments.inclusive.max_deduction_rate"),
-        (lambda r: r["instruments"]["inclusive"].update(face_value={"value": 10000.0, "clause": "CD-4"}),
-         "instruments.inclusive.face_value"),
-        (lambda r: r["instruments"]["inclusive"].update(exclusive_with={"value": ["gold"], "clause": "CD-13"}),
-         "instruments.inclusive.exclusive_with"),
-        (lambda r: r["instruments"]["special"]["tiers"]["value"].reverse(),
-         "instruments.special.tiers"),
-        (lambda r: r["validity"].update(last_year={"value": 2020, "clause": "CD-15"}),
-         "validity.last_year"),
-        (lambda r: r["applicants"].update(kinds={"value": ["pirate"], "clause": "CD-1"}),
-         "applicants.kinds"),
-        (lambda r: r["instruments"]["inclusive"].update(colour={"value": "red", "clause": "CD-4"}),
-         "instruments.inclusive.colour"),
+        (
+            lambda r: r["instruments"]["inclusive"]["quota_per_year"].pop("clause"),
+            "instruments.inclusive.quota_per_year",
+        ),
+        (
+            lambda r: r["instruments"]["inclusive"].update(
+                max_deduction_rate={"value": "1.5", "clause": "CD-4"}
+            ),
+            "instruments.inclusive.max_deduction_rate",
+        ),
+        (
+            lambda r: r["instruments"]["inclusive"].update(
+                face_value={"value": 10000.0, "clause": "CD-4"}
+            ),
+            "instruments.inclusive.face_value",
+        ),
+        (
+            lambda r: r["instruments"]["inclusive"].update(
+                exclusive_with={"value": ["gold"], "clause": "CD-13"}
+            ),
+            "instruments.inclusive.exclusive_with",
+        ),
+        (
+            lambda r: r["instruments"]["special"]["tiers"]["value"].reverse(),
+            "instruments.special.tiers",
+        ),
+        (
+            lambda r: r["validity"].update(last_year={"value": 2020, "clause": "CD-15"}),
+            "validity.last_year",
+        ),
+        (
+            lambda r: r["applicants"].update(kinds={"value": ["pirate"], "clause": "CD-1"}),
+            "applicants.kinds",
+        ),
+        (
+            lambda r: r["instruments"]["inclusive"].update(
+                colour={"value": "red", "clause": "CD-4"}
+            ),
+            "instruments.inclusive.colour",
+        ),
         (lambda r: r.pop("suppliers"), "suppliers"),
     ],
 )
@@ -81,5 +108,5 @@ def test_an_invalid_file_is_refused_naming_the_field(mutate: Any, named: str) ->
 
 
 def test_a_file_that_is_not_toml_is_refused_with_its_name() -> None:
-    with pytest.raises(PolicyFileError, match="mine.toml: not valid TOML"):
+    with pytest.raises(PolicyFileError, match=r"mine\.toml: not valid TOML"):
         parse_policy("id = ", origin="mine.toml")

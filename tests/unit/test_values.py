@@ -87,7 +87,9 @@ def test_every_single_character_change_is_detected(first17: str, data: st.DataOb
     code = make_credit_code(first17)
     assert parse_credit_code(code) == code
     position = data.draw(st.integers(0, 17))
-    replacement = data.draw(st.sampled_from(CREDIT_CODE_CHARSET).filter(lambda c: c != code[position]))
+    replacement = data.draw(
+        st.sampled_from(CREDIT_CODE_CHARSET).filter(lambda c: c != code[position])
+    )
     altered = code[:position] + replacement + code[position + 1 :]
     with pytest.raises(InvalidInput):
         parse_credit_code(altered)
