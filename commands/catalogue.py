@@ -14,6 +14,8 @@ from ledger.application import Events, VoucherLedger
 from ledger.events import Context
 from ledger.policy import APPLICANT_KINDS, EVIDENCE_KINDS, KNOWN_SERVICES, SUPPLIER_KINDS
 
+FUNDING_DECLARATION_SOURCES = ("city", "district", "province", "national")
+
 Run = Callable[[VoucherLedger, Context, dict[str, Any]], Events]
 
 # Every command also takes these; ``at`` defaults to now, ``command_id`` to a fresh id.
@@ -42,7 +44,7 @@ class CommandSpec:
 
 _AT = "2025-03-01T09:00:00+08:00"
 
-CATALOGUE: tuple[CommandSpec, ...] = (
+INCLUSIVE_YEAR: tuple[CommandSpec, ...] = (
     CommandSpec(
         "register-applicant",
         "clerk",
@@ -246,4 +248,162 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     ),
 )
 
+_SPECIAL_EVIDENCE = {
+    "contract": "HT-2024-088",
+    "payment-proof": "BANK-2024-1290",
+    "invoice": "FP-2024-55120",
+    "service-proof": "USAGE-2024",
+}
+_CD = ("programme", f.programme, "programme, e.g. CD-2025")
+
+SPECIAL_ROUND: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "apply-special",
+        "clerk",
+        "Apply for a special voucher with last year's compute spend (tax excluded) and its "
+        "evidence, declaring other public funding of that spend (CD-5, CD-9, CD-12). One per "
+        "unit per year; not while the unit holds an inclusive voucher (CD-13).",
+        (
+            Field(*_CD),
+            Field("applicant", f.credit_code, "applicant's credit code"),
+            Field("prior_year_spend", f.amount, "compute spend of the previous year (CD-5)"),
+            Field(
+                "evidence",
+                f.keyed(f.text(), EVIDENCE_KINDS),
+                "references by kind: " + ", ".join(EVIDENCE_KINDS),
+                keyed=True,
+            ),
+            Field(
+                "other_public_funding",
+                f.keyed(f.amount, FUNDING_DECLARATION_SOURCES),
+                "other public funding of the same spend by source: "
+                + ", ".join(FUNDING_DECLARATION_SOURCES)
+                + " (CD-12; omit to declare none)",
+                required=False,
+                keyed=True,
+            ),
+        ),
+        lambda app, ctx, a: app.apply_special(
+            ctx,
+            a["programme"],
+            a["applicant"],
+            a["prior_year_spend"],
+            a["evidence"],
+            a.get("other_public_funding", {}),
+        ),
+        {
+            "programme": "CD-2025",
+            "applicant": "91510100MA6BXQ5N2A",
+            "prior_year_spend": "12500000.00",
+            "evidence": _SPECIAL_EVIDENCE,
+            "other_public_funding": {"province": "300000.00"},
+            "at": "2025-03-05T10:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "rank-special",
+        "clerk",
+        "Close applications and rank them: spend bracket first, then submission time within a "
+        "bracket; the top 135 go to review (CD-9).",
+        (Field(*_CD),),
+        lambda app, ctx, a: app.rank_special(ctx, a["programme"]),
+        {"programme": "CD-2025", "at": "2025-04-01T09:00:00+08:00"},
+    ),
+    CommandSpec(
+        "review-special",
+        "clerk",
+        "Record the review of an application under review; a failure is replaced by the next "
+        "in line (递补, CD-9).",
+        (
+            Field(*_CD),
+            Field("applicant", f.credit_code, "applicant's credit code"),
+            Field("outcome", f.choice("pass", "fail"), "pass / fail"),
+            Field("reason", f.text(), "the reviewer's reason"),
+        ),
+        lambda app, ctx, a: app.review_special(
+            ctx, a["programme"], a["applicant"], a["outcome"] == "pass", a["reason"]
+        ),
+        {
+            "programme": "CD-2025",
+            "applicant": "91510100MA6BXQ5N2A",
+            "outcome": "pass",
+            "reason": "materials complete and consistent",
+            "at": "2025-04-10T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "publish-special-plan",
+        "clerk",
+        "Match the passed applications to tiers and publish the allocation plan for public "
+        "notice (公示, CD-5, CD-9).",
+        (
+            Field(*_CD),
+            Field("notice_from", f.date_, "first day of the notice period"),
+            Field("notice_to", f.date_, "last day of the notice period"),
+        ),
+        lambda app, ctx, a: app.publish_special_plan(
+            ctx, a["programme"], a["notice_from"], a["notice_to"]
+        ),
+        {
+            "programme": "CD-2025",
+            "notice_from": "2025-04-20",
+            "notice_to": "2025-04-26",
+            "at": "2025-04-20T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "raise-objection",
+        "clerk",
+        "Record an objection to an applicant's place in the plan during the notice period.",
+        (
+            Field(*_CD),
+            Field("objection", f.text(64), "objection reference"),
+            Field("applicant", f.credit_code, "the applicant objected to"),
+            Field("grounds", f.text(), "grounds of the objection"),
+        ),
+        lambda app, ctx, a: app.raise_objection(
+            ctx, a["programme"], a["objection"], a["applicant"], a["grounds"]
+        ),
+        {
+            "programme": "CD-2025",
+            "objection": "OBJ-2025-01",
+            "applicant": "91510100MA6BXQ5N2A",
+            "grounds": "spend evidence duplicates another applicant's invoices",
+            "at": "2025-04-22T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "resolve-objection",
+        "clerk",
+        "Resolve an objection. Upheld: the applicant leaves the plan, the next in line moves up "
+        "for review, and the plan must be published again.",
+        (
+            Field(*_CD),
+            Field("objection", f.text(64), "objection reference"),
+            Field("outcome", f.choice("upheld", "dismissed"), "upheld / dismissed"),
+            Field("reason", f.text(), "why"),
+        ),
+        lambda app, ctx, a: app.resolve_objection(
+            ctx, a["programme"], a["objection"], a["outcome"] == "upheld", a["reason"]
+        ),
+        {
+            "programme": "CD-2025",
+            "objection": "OBJ-2025-01",
+            "outcome": "dismissed",
+            "reason": "invoices verified with the tax bureau",
+            "at": "2025-04-24T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "finalise-special",
+        "clerk",
+        "After the notice period with no objection open: issue the special vouchers and "
+        "record a payment instruction of each amount to the applicant (CD-9).",
+        (Field(*_CD),),
+        lambda app, ctx, a: app.finalise_special(ctx, a["programme"]),
+        {"programme": "CD-2025", "at": "2025-04-28T09:00:00+08:00"},
+    ),
+)
+
+CATALOGUE: tuple[CommandSpec, ...] = (*INCLUSIVE_YEAR, *SPECIAL_ROUND)
 BY_NAME = {spec.name: spec for spec in CATALOGUE}

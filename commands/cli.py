@@ -10,6 +10,7 @@ import argparse
 import getpass
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -92,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Event-sourced ledger for public compute-voucher programmes (算力券).",
         epilog="Commands by user:\n"
         + by_user
-        + "\n  reports: balances, quota, payments\n  batch and replay: run, rebuild, demo\n"
+        + "\n  reports: balances, quota, payments, special-round, explain\n"
+        "  batch and replay: run, rebuild, demo\n"
         "Exit codes: 0 accepted, 1 rejected by a rule, 2 malformed input.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -113,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "balances":
             rp.add_argument("--holder", help="only this holder's credit code")
         rp.set_defaults(handler=_report, report=name)
+
+    sr = sub.add_parser("special-round", parents=[common], help="the special-voucher round")
+    sr.add_argument("--programme", required=True, help="programme, e.g. CD-2025")
+    sr.set_defaults(handler=_report, report="special-round", holder=None)
+
+    ex = sub.add_parser(
+        "explain", parents=[common], help="why: a voucher number or a credit code, explained"
+    )
+    ex.add_argument("subject", help="voucher number (CD-2025-SPC-0001) or credit code")
+    ex.set_defaults(handler=_explain)
 
     rb = sub.add_parser("rebuild", parents=[common], help="drop the read models, replay the log")
     rb.set_defaults(handler=_rebuild)
@@ -180,9 +192,24 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
             report = reports.balances(ledger.store, args.programme, args.holder)
         elif args.report == "quota":
             report = reports.quota(ledger.store, args.programme)
+        elif args.report == "special-round":
+            report = reports.special_round(ledger.store, args.programme)
         else:
             report = reports.payment_instructions(ledger.store, args.programme)
     r.render(report, args.format, out)
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace, out: TextIO) -> int:
+    from commands.explaining import explain
+
+    with _ledger(args) as ledger:
+        ledger.runner.catch_up()
+        paragraphs = explain(ledger, args.subject)
+    if args.format == "json":
+        out.write(r.dumps({"subject": args.subject, "explanation": paragraphs}) + "\n")
+    else:
+        out.write("\n\n".join(textwrap.fill(p, width=100) for p in paragraphs) + "\n")
     return EXIT_OK
 
 

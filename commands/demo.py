@@ -1,4 +1,5 @@
-"""``voucher-ledger demo``: a fresh SQLite ledger running a realistic inclusive-voucher year.
+"""``voucher-ledger demo``: a fresh SQLite ledger running a realistic programme year: the
+inclusive vouchers first come first served, and a ranked special-voucher round.
 
 The year is generated (fixed seed, so every run tells the same story), written as a JSON Lines
 file beside the database, and run through the same batch runner users use; then the reports
@@ -12,6 +13,7 @@ import json
 import random
 from collections import Counter
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -216,8 +218,172 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
             "service_date": f"{YEAR + 1}-01-02",
         },
     )
+    _special_round(rng, add, holders)
     timed.sort(key=lambda t: (t[0], t[1]))
     return [command for _, _, command in timed]
+
+
+# Applications per spend bracket (≥10M, 5–10M, 2.5–5M, 1.5–2.5M, 0.5–1.5M).
+SPECIAL_BRACKETS = (
+    (8, 10_000_000, 40_000_000),
+    (14, 5_000_000, 10_000_000),
+    (30, 2_500_000, 5_000_000),
+    (78, 1_500_000, 2_500_000),
+    (120, 500_000, 1_500_000),
+)
+REVIEW_PLACES = 135
+
+
+def _special_round(rng: random.Random, add: Any, inclusive_holders: list[str]) -> None:
+    """A ranked special round: ~250 applications, review failures replaced by the next in
+    line, one upheld objection, a republished plan, then payment (CD-5, CD-9)."""
+    evidence = {k: f"{k.upper()}-2024" for k in EVIDENCE_KINDS}
+    spends: list[int] = []
+    for count, low, high in SPECIAL_BRACKETS:
+        spends += [rng.randrange(low, high) for _ in range(count)]
+    rng.shuffle(spends)
+    applicants: list[tuple[str, int]] = []
+    for i, spend in enumerate(spends):
+        code = make_credit_code(f"91510100MA5{i:06d}")
+        applicants.append((code, spend))
+        add(
+            date(YEAR, 1, 3),
+            {
+                "command": "register-applicant",
+                "credit_code": code,
+                "name": f"成都算力用户{i + 1:03d}",
+                "kind": "enterprise" if i % 4 else "research-institute",
+                "city": "Chengdu",
+            },
+            minute=i,
+        )
+    for n, (code, spend) in enumerate(applicants):
+        add(
+            date(YEAR, 3, 1 + n // 15),
+            {
+                "command": "apply-special",
+                "programme": PROGRAMME,
+                "applicant": code,
+                "prior_year_spend": f"{spend}.00",
+                "evidence": evidence,
+                "other_public_funding": {"province": "200000.00"} if n % 17 == 0 else {},
+            },
+            minute=n % 15,
+        )
+    # Refused: an inclusive holder (CD-13) and spend under the lowest threshold (CD-5).
+    add(
+        date(YEAR, 3, 2),
+        {
+            "command": "apply-special",
+            "programme": PROGRAMME,
+            "applicant": inclusive_holders[0],
+            "prior_year_spend": "3000000.00",
+            "evidence": evidence,
+        },
+    )
+    small = make_credit_code("91510100MA5999999")
+    add(
+        date(YEAR, 1, 3),
+        {
+            "command": "register-applicant",
+            "credit_code": small,
+            "name": "成都小型算力用户",
+            "kind": "enterprise",
+            "city": "Chengdu",
+        },
+    )
+    add(
+        date(YEAR, 3, 2),
+        {
+            "command": "apply-special",
+            "programme": PROGRAMME,
+            "applicant": small,
+            "prior_year_spend": "480000.00",
+            "evidence": evidence,
+        },
+        minute=1,
+    )
+    add(date(YEAR, 4, 1), {"command": "rank-special", "programme": PROGRAMME})
+
+    from ledger.policy import bundled_policies
+    from ledger.special import Candidate, rank
+
+    tiers = bundled_policies()["chengdu"].instrument("special").value("tiers")
+    ranking = [
+        c.applicant
+        for c in rank(
+            [Candidate(code, Decimal(spend), n) for n, (code, spend) in enumerate(applicants)],
+            tiers,
+        )
+    ]
+    failed = set(rng.sample(ranking[:REVIEW_PLACES], 8))
+    reviewed: list[str] = []
+
+    def review_set(out: set[str]) -> list[str]:
+        return [a for a in ranking if a not in out][:REVIEW_PLACES]
+
+    def review(day: date, applicant: str, minute: int) -> None:
+        ok = applicant not in failed
+        add(
+            day,
+            {
+                "command": "review-special",
+                "programme": PROGRAMME,
+                "applicant": applicant,
+                "outcome": "pass" if ok else "fail",
+                "reason": "materials complete" if ok else "invoices do not match payments",
+            },
+            minute=minute,
+        )
+        reviewed.append(applicant)
+
+    for n, applicant in enumerate(ranking[:REVIEW_PLACES]):
+        review(date(YEAR, 4, 2 + n // 20), applicant, n % 20)
+    for n, applicant in enumerate(a for a in review_set(failed) if a not in reviewed):
+        review(date(YEAR, 4, 11), applicant, n)  # the replacements (递补)
+    notice = {"programme": PROGRAMME}
+    add(
+        date(YEAR, 4, 20),
+        {
+            "command": "publish-special-plan",
+            **notice,
+            "notice_from": f"{YEAR}-04-20",
+            "notice_to": f"{YEAR}-04-26",
+        },
+    )
+    objected = review_set(failed)[2]
+    add(
+        date(YEAR, 4, 22),
+        {
+            "command": "raise-objection",
+            **notice,
+            "objection": "OBJ-2025-01",
+            "applicant": objected,
+            "grounds": "the same invoices were filed by an affiliate",
+        },
+    )
+    add(
+        date(YEAR, 4, 24),
+        {
+            "command": "resolve-objection",
+            **notice,
+            "objection": "OBJ-2025-01",
+            "outcome": "upheld",
+            "reason": "tax bureau confirms duplicated invoices",
+        },
+    )
+    (newcomer,) = [a for a in review_set(failed | {objected}) if a not in reviewed]
+    review(date(YEAR, 4, 25), newcomer, 0)
+    add(
+        date(YEAR, 4, 27),
+        {
+            "command": "publish-special-plan",
+            **notice,
+            "notice_from": f"{YEAR}-04-27",
+            "notice_to": f"{YEAR}-05-03",
+        },
+    )
+    add(date(YEAR, 5, 6), {"command": "finalise-special", **notice})
 
 
 def run_demo(db: Path, out: TextIO) -> int:
@@ -230,8 +396,7 @@ def run_demo(db: Path, out: TextIO) -> int:
         "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in commands), encoding="utf-8"
     )
     out.write(
-        f"Demo: the {PROGRAMME} inclusive-voucher year, {len(commands)} commands "
-        f"from {commands_file}\n\n"
+        f"Demo: the {PROGRAMME} programme year, {len(commands)} commands from {commands_file}\n\n"
     )
     ledger = open_ledger(str(db))
     try:
@@ -256,6 +421,8 @@ def run_demo(db: Path, out: TextIO) -> int:
         r.render_table(reports.quota(ledger.store), out)
         out.write("\n")
         r.render_table(reports.balances(ledger.store), out, limit=10)
+        out.write("\n")
+        r.render_table(reports.special_round(ledger.store, PROGRAMME), out, limit=12)
         out.write("\n")
         r.render_table(reports.payment_instructions(ledger.store), out, limit=5)
     finally:

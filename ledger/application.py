@@ -31,6 +31,7 @@ from ledger.events import Context
 from ledger.payment import PaymentInstruction
 from ledger.policy import Policy
 from ledger.programme import Programme, SupplierList
+from ledger.special import SpecialRound
 from ledger.voucher import Redemption, Voucher
 
 A = TypeVar("A", bound=Aggregate)
@@ -313,6 +314,127 @@ class VoucherLedger(Application[UUID]):
             basis=instrument.basis("funding_source", "reimbursement_evidence"),
         )
         return self._commit(redemption, payment)
+
+    # ---- special vouchers (CD-5, CD-9, CD-12, CD-13) ---------------------------------------
+
+    SPECIAL = "special"
+
+    def special_round(self, programme_name: str) -> SpecialRound:
+        return self._load(
+            SpecialRound,
+            SpecialRound.id_for(programme_name, self.SPECIAL),
+            "no-applications",
+            f"the {programme_name} special round has no applications yet",
+        )
+
+    def apply_special(
+        self,
+        ctx: Context,
+        programme_name: str,
+        applicant_code: str,
+        prior_year_spend: Decimal,
+        evidence: dict[str, str],
+        other_public_funding: dict[str, Decimal],
+    ) -> Events:
+        programme = self.programme(programme_name)
+        instrument = programme.policy.instrument(self.SPECIAL)
+        programme.require_in_year(ctx)
+        applicant = self.applicant(applicant_code)
+        programme.require_eligible_applicant(applicant)
+        programme.require_may_hold(instrument, applicant.credit_code)
+        existing = self._find(SpecialRound.id_for(programme.name, self.SPECIAL))
+        round_ = existing or SpecialRound.open(ctx, programme.name, self.SPECIAL)
+        round_.receive(
+            ctx,
+            instrument,
+            applicant.credit_code,
+            prior_year_spend,
+            evidence,
+            other_public_funding,
+        )
+        return self._commit(round_)
+
+    def _special(self, programme_name: str) -> tuple[Programme, SpecialRound]:
+        terms = self.programme_terms(programme_name)
+        return terms, self.special_round(terms.name)
+
+    def rank_special(self, ctx: Context, programme_name: str) -> Events:
+        terms, round_ = self._special(programme_name)
+        round_.rank_applications(ctx, terms.policy.instrument(self.SPECIAL))
+        return self._commit(round_)
+
+    def review_special(
+        self, ctx: Context, programme_name: str, applicant: str, passed: bool, reason: str
+    ) -> Events:
+        terms, round_ = self._special(programme_name)
+        round_.review(ctx, terms.policy.instrument(self.SPECIAL), applicant, passed, reason)
+        return self._commit(round_)
+
+    def publish_special_plan(
+        self, ctx: Context, programme_name: str, notice_from: date, notice_to: date
+    ) -> Events:
+        terms, round_ = self._special(programme_name)
+        round_.publish_plan(ctx, terms.policy.instrument(self.SPECIAL), notice_from, notice_to)
+        return self._commit(round_)
+
+    def raise_objection(
+        self, ctx: Context, programme_name: str, objection: str, applicant: str, grounds: str
+    ) -> Events:
+        _, round_ = self._special(programme_name)
+        round_.raise_objection(ctx, objection, applicant, grounds)
+        return self._commit(round_)
+
+    def resolve_objection(
+        self, ctx: Context, programme_name: str, objection: str, upheld: bool, reason: str
+    ) -> Events:
+        terms, round_ = self._special(programme_name)
+        round_.resolve_objection(
+            ctx, terms.policy.instrument(self.SPECIAL), objection, upheld, reason
+        )
+        return self._commit(round_)
+
+    def finalise_special(self, ctx: Context, programme_name: str) -> Events:
+        """Issue the special vouchers of the published plan and instruct each amount to be
+        paid to the applicant (CD-9), in one transaction with the quota (CD-5) and the
+        one-voucher and exclusivity rules (CD-5, CD-13)."""
+        programme = self.programme(programme_name)
+        round_ = self.special_round(programme.name)
+        instrument = programme.policy.instrument(self.SPECIAL)
+        plan = round_.require_finalisable(ctx)
+        touched: list[Aggregate] = [round_, programme]
+        numbers: dict[str, str] = {}
+        for allocation in plan:
+            applicant = self.applicant(allocation.applicant)
+            number = programme.allot_voucher(ctx, instrument, applicant.credit_code)
+            numbers[applicant.credit_code] = number
+            voucher = Voucher.issue(
+                ctx,
+                number,
+                programme.name,
+                programme.year,
+                instrument,
+                applicant.credit_code,
+                amount=allocation.amount,
+            )
+            decision = f"special-voucher:{number}"
+            purpose = f"{instrument.name}-voucher-payment"
+            reference = PaymentInstruction.reference_for(programme.name, purpose, decision)
+            amount = voucher.pay_to_holder(ctx, reference)
+            payment = PaymentInstruction.instruct(
+                ctx,
+                payee=applicant.credit_code,
+                payee_name=applicant.name,
+                amount=amount,
+                purpose=purpose,
+                programme=programme.name,
+                year=programme.year,
+                funding_source=str(instrument.value("funding_source")),
+                decision=decision,
+                basis=instrument.basis("tiers", "max_subsidy_rate", "funding_source"),
+            )
+            touched += [voucher, payment]
+        round_.finalise(ctx, numbers)
+        return self._commit(*touched)
 
     def expire_vouchers(self, ctx: Context, programme_name: str) -> Events:
         """Year end: every voucher of the programme with value left lapses (CD-8)."""

@@ -87,6 +87,28 @@ RULE_REJECTIONS: dict[str, str] = {
     "already-claimed": "Reimbursement of that redemption was claimed already.",
     "not-claimed": "Reimbursement cannot be paid before it is claimed.",
     "already-reimbursed": "That redemption was reimbursed already.",
+    "voucher-not-redeemable": (
+        "The voucher is a grant paid to its holder, not a voucher suppliers deduct from."
+    ),
+    # special-voucher round (CD-5, CD-9, CD-12)
+    "already-applied": "One special-voucher application per unit per year (CD-5).",
+    "spend-below-lowest-tier": "Prior-year spend is below the lowest tier's threshold (CD-5).",
+    "duplicate-funding": ("The spend is declared as funded by municipal money already (CD-12)."),
+    "round-closed": "The round has been ranked; no more applications (CD-9).",
+    "no-applications": "The round has no applications to rank.",
+    "already-ranked": "The round has been ranked already.",
+    "not-ranked": "The round must be ranked first.",
+    "not-in-review": "The applicant is not among the applications under review (CD-9).",
+    "already-reviewed": "The applicant has passed review already.",
+    "review-incomplete": "Applications under review still lack an outcome.",
+    "invalid-notice-period": "The notice period starts in the past or ends before it starts.",
+    "no-plan-in-notice": "No current allocation plan is published.",
+    "outside-notice-period": "Objections are taken only during the notice period (CD-9).",
+    "not-in-plan": "The applicant has no place in the published plan.",
+    "unknown-objection": "No open objection with that reference.",
+    "objection-open": "An objection is still open (CD-9: paid once no objection stands).",
+    "notice-period-running": "The notice period has not ended yet (CD-9).",
+    "round-finalised": "The round is final; corrections are new events (clawbacks).",
     # year end
     "programme-year-not-ended": "Vouchers lapse only after the programme's calendar year.",
     # concurrency

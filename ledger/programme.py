@@ -141,10 +141,8 @@ class Programme(Aggregate):
                 f"({self.policy.clause('services.eligible')})",
             )
 
-    def allot_voucher(self, ctx: Context, instrument: Instrument, holder: str) -> str:
-        """Take the next place of ``instrument``'s yearly quota for ``holder``; return the
-        voucher number. One per unit per year (CD-4), mutual exclusion (CD-13), quota (CD-4),
-        first come first served in submission order (CD-8)."""
+    def require_may_hold(self, instrument: Instrument, holder: str) -> None:
+        """One of a kind per unit per year (CD-4, CD-5); mutually exclusive kinds (CD-13)."""
         held = self.holdings.get(holder, [])
         if held.count(instrument.name) >= int(instrument.value("per_holder_per_year")):
             raise Rejected(
@@ -159,6 +157,12 @@ class Programme(Aggregate):
                 f"{holder} holds a {clash[0]} voucher in {self.year}; {instrument.name} and "
                 f"{clash[0]} are mutually exclusive ({instrument.clause('exclusive_with')})",
             )
+
+    def allot_voucher(self, ctx: Context, instrument: Instrument, holder: str) -> str:
+        """Take the next place of ``instrument``'s yearly quota for ``holder``; return the
+        voucher number. One per unit per year (CD-4), mutual exclusion (CD-13), quota (CD-4),
+        first come first served in submission order (CD-8)."""
+        self.require_may_hold(instrument, holder)
         quota = int(instrument.value("quota_per_year"))
         drawn = self.drawn.get(instrument.name, 0)
         if drawn >= quota:

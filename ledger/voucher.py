@@ -28,6 +28,7 @@ class Voucher(Aggregate):
         number: str
         programme: str
         instrument: str
+        kind: str  # the instrument's building block: deduction-voucher, ranked-tier-grant
         holder: str
         year: int
         face_value: Decimal
@@ -55,11 +56,21 @@ class Voucher(Aggregate):
         def apply(self, aggregate: Voucher) -> None:
             aggregate.expired = True
 
+    class PaidToHolder(LedgerEvent):
+        """A grant voucher's amount is paid to its holder (CD-9: special vouchers)."""
+
+        amount: Decimal
+        payment_reference: str
+
+        def apply(self, aggregate: Voucher) -> None:
+            aggregate.remaining = aggregate.remaining - self.amount
+
     def __init__(
         self,
         number: str,
         programme: str,
         instrument: str,
+        kind: str,
         holder: str,
         year: int,
         face_value: Decimal,
@@ -69,6 +80,7 @@ class Voucher(Aggregate):
         self.number = number
         self.programme = programme
         self.instrument = instrument
+        self.kind = kind
         self.holder = holder
         self.year = year
         self.face_value = face_value
@@ -89,22 +101,42 @@ class Voucher(Aggregate):
         year: int,
         instrument: Instrument,
         holder: str,
+        amount: Decimal | None = None,
     ) -> Voucher:
+        """A deduction voucher has the instrument's face value; a grant voucher (special)
+        the ``amount`` its round allocated, limited by the subsidy rate."""
+        if instrument.type == "deduction-voucher":
+            face_value = instrument.value("face_value")
+            rate = instrument.value("max_deduction_rate")
+            basis = instrument.basis(
+                "face_value", "max_deduction_rate", "validity", "funding_source"
+            )
+        else:
+            assert amount is not None
+            face_value = amount
+            rate = instrument.value("max_subsidy_rate")
+            basis = instrument.basis("tiers", "max_subsidy_rate", "funding_source")
         return cls._create(
             cls.Issued,
             id=cls.id_for(number),
             number=number,
             programme=programme,
             instrument=instrument.name,
+            kind=instrument.type,
             holder=holder,
             year=year,
-            face_value=instrument.value("face_value"),
-            max_deduction_rate=instrument.value("max_deduction_rate"),
-            basis=instrument.basis(
-                "face_value", "max_deduction_rate", "validity", "funding_source"
-            ),
+            face_value=face_value,
+            max_deduction_rate=rate,
+            basis=basis,
             **ctx.fields(),
         )
+
+    def pay_to_holder(self, ctx: Context, payment_reference: str) -> Decimal:
+        amount = self.remaining
+        self.trigger_event(
+            self.PaidToHolder, amount=amount, payment_reference=payment_reference, **ctx.fields()
+        )
+        return amount
 
     def require_valid(self, ctx: Context, service_date: date) -> None:
         """CD-8: valid only in the calendar year issued (Asia/Shanghai), for services then."""
@@ -113,6 +145,11 @@ class Voucher(Aggregate):
                 "invalid-date",
                 f"service_date: {service_date} is after the redemption date {local_date(ctx.at)}",
                 field="service_date",
+            )
+        if self.kind != "deduction-voucher":
+            raise Rejected(
+                "voucher-not-redeemable",
+                f"voucher {self.number} is a {self.instrument} grant paid to its holder",
             )
         if self.expired:
             raise Rejected("voucher-expired", f"voucher {self.number} has lapsed (CD-8)")
@@ -171,7 +208,7 @@ class Voucher(Aggregate):
 
     def expire(self, ctx: Context) -> bool:
         """Lapse the unredeemed value; ``False`` when there is nothing to lapse."""
-        if self.expired or self.remaining == ZERO:
+        if self.expired or self.remaining == ZERO or self.kind != "deduction-voucher":
             return False
         self.trigger_event(
             self.Expired,

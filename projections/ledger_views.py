@@ -80,6 +80,7 @@ programme_use = Table(
     Column("claimed_fen", BigInteger, nullable=False),
     Column("reimbursed_fen", BigInteger, nullable=False),
     Column("lapsed_fen", BigInteger, nullable=False),
+    Column("paid_to_holders_fen", BigInteger, nullable=False),
 )
 
 payments = Table(
@@ -162,6 +163,7 @@ def _programme_opened(page: Page, e: Programme.Opened) -> None:
                 "claimed_fen": 0,
                 "reimbursed_fen": 0,
                 "lapsed_fen": 0,
+                "paid_to_holders_fen": 0,
             }
         )
 
@@ -205,6 +207,13 @@ def _voucher_expired(page: Page, e: Voucher.Expired) -> None:
     v = page.rows(vouchers).change((e.originator_id.hex,), lapsed_fen=fen, remaining_fen=-fen)
     v["status"] = "expired"
     page.rows(programme_use).change((v["programme"], v["instrument"]), lapsed_fen=fen)
+
+
+def _voucher_paid(page: Page, e: Voucher.PaidToHolder) -> None:
+    fen = to_fen(e.amount)
+    v = page.rows(vouchers).change((e.originator_id.hex,), remaining_fen=-fen)
+    v["status"] = "paid"
+    page.rows(programme_use).change((v["programme"], v["instrument"]), paid_to_holders_fen=fen)
 
 
 def _redemption_recorded(page: Page, e: Redemption.Recorded) -> None:
@@ -253,6 +262,7 @@ class Vouchers(EventDrivenReadModel):
         Voucher.Issued: _voucher_issued,
         Voucher.Redeemed: _voucher_redeemed,
         Voucher.Expired: _voucher_expired,
+        Voucher.PaidToHolder: _voucher_paid,
         Redemption.Recorded: _redemption_recorded,
         Redemption.ReimbursementClaimed: _redemption_claimed,
         Redemption.Reimbursed: _redemption_reimbursed,
@@ -286,4 +296,6 @@ class Payments(EventDrivenReadModel):
 
 
 def all_read_models() -> list[EventDrivenReadModel]:
-    return [Entities(), Vouchers(), Payments()]
+    from projections.special_views import SpecialRounds
+
+    return [Entities(), Vouchers(), Payments(), SpecialRounds()]

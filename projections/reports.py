@@ -10,6 +10,7 @@ from sqlalchemy import Select, select
 
 from ledger.money import from_fen
 from projections.ledger_views import entities, payments, programme_use, vouchers
+from projections.special_views import special_applications, special_rounds
 from projections.store import ReadModelStore
 
 
@@ -92,7 +93,13 @@ def quota(store: ReadModelStore, programme: str | None = None) -> Report:
     for r in rows:
         r["remaining_places"] = r["quota"] - r["issued"]
     _yuan(
-        rows, "face_value_issued_fen", "deducted_fen", "claimed_fen", "reimbursed_fen", "lapsed_fen"
+        rows,
+        "face_value_issued_fen",
+        "deducted_fen",
+        "claimed_fen",
+        "reimbursed_fen",
+        "lapsed_fen",
+        "paid_to_holders_fen",
     )
     columns = [
         "programme",
@@ -107,6 +114,7 @@ def quota(store: ReadModelStore, programme: str | None = None) -> Report:
         "claimed",
         "reimbursed",
         "lapsed",
+        "paid_to_holders",
     ]
     return Report("Quota and budget use", columns, rows)
 
@@ -133,3 +141,60 @@ def payment_instructions(store: ReadModelStore, programme: str | None = None) ->
         "amount": sum((r["amount"] for r in rows), start=from_fen(0)),
     }
     return Report("Payment instructions", columns, rows, totals)
+
+
+def special_round(store: ReadModelStore, programme: str) -> Report:
+    """The special-voucher round: every application in rank order (CD-9)."""
+    names = (
+        select(entities.c.credit_code, entities.c.name)
+        .where(entities.c.role == "applicant")
+        .subquery()
+    )
+    a = special_applications
+    query = (
+        select(
+            a.c.rank,
+            a.c.applicant,
+            names.c.name,
+            a.c.spend_fen,
+            a.c.bracket,
+            a.c.sequence,
+            a.c.review,
+            a.c.tier,
+            a.c.amount_fen,
+            a.c.status,
+            a.c.voucher,
+        )
+        .join(names, names.c.credit_code == a.c.applicant, isouter=True)
+        .where(a.c.programme == programme)
+        .order_by((a.c.rank == 0), a.c.rank, a.c.sequence)
+    )
+    rows = _fetch(store, query)
+    _yuan(rows, "spend_fen", "amount_fen")
+    for r in rows:
+        r["rank"] = r["rank"] or None
+        r["bracket"] += 1  # people count brackets from 1
+        r["tier"] = r["tier"] + 1 if r["tier"] >= 0 else None
+    (summary,) = _fetch(
+        store, select(special_rounds).where(special_rounds.c.programme == programme)
+    ) or [{}]
+    columns = [
+        "rank",
+        "applicant",
+        "name",
+        "spend",
+        "bracket",
+        "sequence",
+        "review",
+        "tier",
+        "amount",
+        "status",
+        "voucher",
+    ]
+    totals = {
+        "applicant": f"{len(rows)} applications",
+        "amount": sum((r["amount"] for r in rows), start=from_fen(0)),
+        "status": summary.get("status", "none"),
+        "voucher": f"unused places by tier: {summary.get('unused_places') or '-'}",
+    }
+    return Report(f"Special round {programme}", columns, rows, totals)

@@ -9,8 +9,9 @@ Instrument building blocks (``type``):
 
 * ``deduction-voucher`` — a voucher of fixed face value, deducting at most a share of each
   bill at a listed supplier, allocated first come first served under a yearly quota.
-* ``ranked-tier-grant`` — places in amount tiers by ranked spend (parameters loaded and
-  validated here; the round itself is a later capability).
+* ``ranked-tier-grant`` — a grant paid to the applicant: applications ranked by spend bracket
+  then submission time, the top ``review_places`` reviewed (failures replaced by the next in
+  line), amounts matched to tiers by spend, published for notice, then paid.
 """
 
 from __future__ import annotations
@@ -239,7 +240,14 @@ _INSTRUMENT_TYPES: dict[str, tuple[str, ...]] = {
         "validity",
         "reimbursement_evidence",
     ),
-    "ranked-tier-grant": (*_COMMON_INSTRUMENT_KEYS, "max_subsidy_rate", "tiers"),
+    "ranked-tier-grant": (
+        *_COMMON_INSTRUMENT_KEYS,
+        "max_subsidy_rate",
+        "tiers",
+        "review_places",
+        "application_evidence",
+        "unused_places_cascade",
+    ),
 }
 
 
@@ -272,6 +280,9 @@ def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
         "validity": lambda p, w: _choice(p, w, ("calendar-year-of-issue",)),
         "reimbursement_evidence": lambda p, w: _strings(p, w, EVIDENCE_KINDS),
         "tiers": _tiers,
+        "review_places": lambda p, w: _int(p, w, minimum=1),
+        "application_evidence": lambda p, w: _strings(p, w, EVIDENCE_KINDS),
+        "unused_places_cascade": _bool,
     }
     params = {
         key: checks[key](_param(table, key, where), f"{where}.{key}")
@@ -292,6 +303,19 @@ _POLICY_PARAMS: dict[str, Any] = {
     "suppliers.affiliated_parties_excluded": _bool,
     "services.eligible": lambda p, w: _strings(p, w, KNOWN_SERVICES),
 }
+
+
+def _check_tiers_fit(inst: Instrument) -> None:
+    where = f"instruments.{inst.name}"
+    tiers: list[Tier] = inst.value("tiers")
+    if sum(t.places for t in tiers) != inst.value("quota_per_year"):
+        raise PolicyFileError(f"{where}.tiers: places must add up to quota_per_year")
+    rate: Decimal = inst.value("max_subsidy_rate")
+    for i, t in enumerate(tiers):
+        if t.amount > t.min_spend * rate:
+            raise PolicyFileError(
+                f"{where}.tiers[{i}]: amount exceeds max_subsidy_rate of its min_spend"
+            )
 
 
 def policy_from_mapping(raw: dict[str, Any]) -> Policy:
@@ -332,6 +356,9 @@ def policy_from_mapping(raw: dict[str, Any]) -> Policy:
     instruments = {
         name: _instrument(raw["id"], name, table) for name, table in instruments_raw.items()
     }
+    for inst in instruments.values():
+        if inst.type == "ranked-tier-grant":
+            _check_tiers_fit(inst)
     codes = [i.code for i in instruments.values()]
     if len(set(codes)) != len(codes):
         raise PolicyFileError("instruments: two instruments share a code")

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -342,3 +343,18 @@ def test_the_demo_runs_a_year_and_prints_the_reports(tmp_path: Path) -> None:
     assert "Quota and budget use" in out and "Voucher balances" in out
     assert "3,000,000.00" in out  # 300 vouchers of 10,000 issued
     assert (tmp_path / "voucher-ledger-demo.db.results.jsonl").exists()
+
+    db = str(tmp_path / "voucher-ledger-demo.db")
+    round_ = json.loads(
+        cli("special-round", "--programme", "CD-2025", "--format", "json", db=db).stdout
+    )
+    paid = [r for r in round_["rows"] if r["status"] == "paid"]
+    assert len(round_["rows"]) == 250 and len(paid) == 135
+    assert sum(Decimal(r["amount"]) for r in paid) == Decimal("50000000.00")
+    assert [r["rank"] for r in round_["rows"][:3]] == [1, 2, 3]
+    removed = [r for r in round_["rows"] if r["status"] == "removed"]
+    assert len(removed) == 1
+    story = cli("explain", removed[0]["applicant"], db=db).stdout
+    assert "upheld" in story and "left the plan" in story
+    sixth = cli("explain", "CD-2025-SPC-0006", db=db).stdout
+    assert "paid to the" in sixth and "ranked" in sixth

@@ -1,0 +1,73 @@
+"""``voucher-ledger explain SUBJECT``: a voucher number or a credit code, explained from the
+recorded events (ledger.explain), with the read models used only to find what to explain."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from commands.wiring import Ledger
+from ledger.clock import local_date
+from ledger.entities import Applicant, Supplier
+from ledger.errors import Rejected
+from ledger.explain import explain_special_application, explain_voucher
+from ledger.ids import parse_credit_code
+from ledger.special import SpecialRound
+from ledger.voucher import Voucher
+from projections.ledger_views import programme_use, vouchers
+
+VOUCHER_NUMBER = re.compile(r"^[A-Z0-9]+-\d{4}-[A-Z0-9]+-\d+$")
+
+
+def explain(ledger: Ledger, subject: str) -> list[str]:
+    subject = subject.strip().upper()
+    if VOUCHER_NUMBER.match(subject):
+        events: list[Any] = list(ledger.app.events.get(Voucher.id_for(subject)))
+        if not events:
+            raise Rejected("unknown-voucher", f"no voucher numbered {subject}")
+        paragraphs = [explain_voucher(events)]
+        holder = events[0].holder
+        if events[0].kind != "deduction-voucher":
+            paragraphs += _special(ledger, holder, [events[0].programme])
+        return paragraphs
+    code = parse_credit_code(subject, field="subject")
+    paragraphs = []
+    for cls, role in ((Applicant, "applicant"), (Supplier, "supplier")):
+        registered: list[Any] = list(ledger.app.events.get(cls.id_for(code), limit=1))
+        if registered:
+            r = registered[0]
+            article = "an" if r.kind[0] in "aeiou" else "a"
+            paragraphs.append(
+                f"{code} ({r.name}) was registered as {article} {r.kind} {role} in {r.city} "
+                f"on {local_date(r.at)}."
+            )
+    if not paragraphs:
+        raise Rejected("applicant-not-registered", f"nothing is registered under {code}")
+    with ledger.store.engine.connect() as conn:
+        programmes = sorted({p for (p,) in conn.execute(select(programme_use.c.programme))})
+        numbers = [
+            n
+            for (n,) in conn.execute(
+                select(vouchers.c.number)
+                .where(vouchers.c.holder == code)
+                .order_by(vouchers.c.number)
+            )
+        ]
+    paragraphs += _special(ledger, code, programmes)
+    for number in numbers:
+        voucher_events: list[Any] = list(ledger.app.events.get(Voucher.id_for(number)))
+        if voucher_events[0].kind == "deduction-voucher":
+            paragraphs.append(explain_voucher(voucher_events))
+    return paragraphs
+
+
+def _special(ledger: Ledger, applicant: str, programmes: list[str]) -> list[str]:
+    found = []
+    for programme in programmes:
+        events: list[Any] = list(ledger.app.events.get(SpecialRound.id_for(programme, "special")))
+        text = explain_special_application(events, applicant) if events else None
+        if text:
+            found.append(text)
+    return found

@@ -1,0 +1,145 @@
+"""Why the ledger decided what it did, in plain language, from the recorded events alone:
+each decision event carries the clause ids and the parameter values it applied (``basis``),
+so an explanation never consults today's policy file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from ledger.clock import local_date
+from ledger.special import SpecialRound
+from ledger.voucher import Voucher
+
+
+def _cny(amount: Any) -> str:
+    return f"{Decimal(str(amount)):,.2f} CNY"
+
+
+def _clauses(basis: dict[str, Any]) -> str:
+    return ", ".join(basis.get("clauses", []))
+
+
+def _day(event: Any) -> str:
+    return str(local_date(event.at))
+
+
+def explain_voucher(events: Sequence[Any]) -> str:
+    """A voucher's story: issue, each redemption, payment or lapse."""
+    issued = events[0]
+    assert isinstance(issued, Voucher.Issued)
+    params = issued.basis.get("params", {})
+    parts = [
+        f"Voucher {issued.number} ({issued.instrument}) was issued to {issued.holder} on "
+        f"{_day(issued)} for {_cny(issued.face_value)}, under policy "
+        f"{issued.basis.get('policy')} ({_clauses(issued.basis)})."
+    ]
+    if issued.kind == "deduction-voucher":
+        parts.append(
+            f"It deducts at most {Decimal(params['max_deduction_rate']):.0%} of each bill at a "
+            f"listed supplier and is valid only in {issued.year} ({params.get('validity')})."
+        )
+    for e in events[1:]:
+        if isinstance(e, Voucher.Redeemed):
+            parts.append(
+                f"On {_day(e)} supplier {e.supplier} deducted {_cny(e.deduction)} from a bill "
+                f"of {_cny(e.bill_amount)} (invoice {e.invoice_number}), at most "
+                f"{Decimal(e.basis['params']['max_deduction_rate']):.0%} of the bill "
+                f"({_clauses(e.basis)}); {_cny(e.remaining)} was left."
+            )
+        elif isinstance(e, Voucher.PaidToHolder):
+            parts.append(
+                f"On {_day(e)} its amount {_cny(e.amount)} was instructed to be paid to the "
+                f"holder (payment {e.payment_reference})."
+            )
+        elif isinstance(e, Voucher.Expired):
+            parts.append(
+                f"On {_day(e)} its unredeemed {_cny(e.lapsed)} lapsed: valid only in the year "
+                f"of issue ({_clauses(e.basis)})."
+            )
+    return " ".join(parts)
+
+
+def _tier_text(tiers: list[dict[str, Any]], index: int) -> str:
+    t = tiers[index]
+    return f"{_cny(t['amount'])} (spend ≥ {_cny(t['min_spend'])}, {t['places']} places)"
+
+
+def explain_special_application(events: Sequence[Any], applicant: str) -> str | None:
+    """One applicant's way through a special round, or None if it did not apply."""
+    received = next(
+        (
+            e
+            for e in events
+            if isinstance(e, SpecialRound.ApplicationReceived) and e.applicant == applicant
+        ),
+        None,
+    )
+    if received is None:
+        return None
+    opened = events[0]
+    tiers: list[dict[str, Any]] = received.basis["params"]["tiers"]
+    parts = [
+        f"In the {opened.programme} special round, {applicant} applied on {_day(received)} "
+        f"(application {received.sequence}) with prior-year compute spend of "
+        f"{_cny(received.spend)}, in bracket {received.bracket + 1}: "
+        f"{_tier_text(tiers, received.bracket)} ({_clauses(received.basis)})."
+    ]
+    declared = {k: v for k, v in received.other_public_funding.items() if v}
+    if declared:
+        parts.append(
+            "Other public funding declared: "
+            + ", ".join(f"{k} {_cny(v)}" for k, v in declared.items())
+            + " (CD-12)."
+        )
+    for e in events:
+        if isinstance(e, SpecialRound.Ranked) and applicant in e.ranking:
+            position = e.ranking.index(applicant) + 1
+            places = e.basis["params"]["review_places"]
+            parts.append(
+                f"On {_day(e)} it was ranked {position} of {len(e.ranking)} — by spend bracket, "
+                f"then by submission time within the bracket ({_clauses(e.basis)}); the top "
+                f"{places} were reviewed"
+                + (", and it was among them." if applicant in e.review_set else ".")
+            )
+        elif isinstance(e, SpecialRound.ReplacementDrawn) and e.applicant == applicant:
+            parts.append(
+                f"On {_day(e)} it moved up for review in place of {e.replaces} (递补, "
+                f"{_clauses(e.basis)})."
+            )
+        elif isinstance(e, SpecialRound.Reviewed) and e.applicant == applicant:
+            outcome = "passed" if e.passed else "failed"
+            parts.append(f"On {_day(e)} it {outcome} review: {e.reason}.")
+        elif isinstance(e, SpecialRound.PlanPublished):
+            mine = next((a for a in e.allocations if a["applicant"] == applicant), None)
+            rate = Decimal(e.basis["params"]["max_subsidy_rate"])
+            if mine is not None:
+                fell = (
+                    f" The higher tiers its spend qualified for had no place left, so it got "
+                    f"the highest tier with a place: {_tier_text(tiers, mine['tier'])}."
+                    if mine["tier"] > mine["bracket"]
+                    else f" It got the tier of its bracket: {_tier_text(tiers, mine['tier'])}."
+                )
+                parts.append(
+                    f"Plan {e.version} (published {_day(e)}, notice {e.notice_from} to "
+                    f"{e.notice_to}) allocated {_cny(mine['amount'])}, not more than "
+                    f"{rate:.0%} of its spend ({_clauses(e.basis)})." + fell
+                )
+            elif applicant in e.unplaced:
+                parts.append(
+                    f"Plan {e.version} (published {_day(e)}) had no place left in any tier "
+                    f"its spend qualified for ({_clauses(e.basis)}): no voucher."
+                )
+        elif isinstance(e, SpecialRound.ObjectionRaised) and e.applicant == applicant:
+            parts.append(f"On {_day(e)} objection {e.objection} was raised: {e.grounds}.")
+        elif isinstance(e, SpecialRound.ObjectionResolved) and e.applicant == applicant:
+            verdict = "upheld — it left the plan" if e.upheld else "dismissed"
+            parts.append(f"On {_day(e)} objection {e.objection} was {verdict}: {e.reason}.")
+        elif isinstance(e, SpecialRound.Finalised) and applicant in e.vouchers:
+            parts.append(
+                f"On {_day(e)}, after the notice period with no objection standing, plan "
+                f"{e.plan_version} became final: voucher {e.vouchers[applicant]}, paid to the "
+                "applicant (CD-9)."
+            )
+    return " ".join(parts)

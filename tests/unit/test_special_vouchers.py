@@ -1,0 +1,246 @@
+"""Special vouchers (特惠算力券): CD-5, CD-9, CD-12, CD-13, with the policy's own numbers."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.explain import explain_special_application
+from ledger.policy import bundled_policies
+from ledger.special import Candidate, allocate, bracket_of, rank
+from tests.scenario import PROGRAMME, World, at, event_names, in_memory_ledger, rejected
+
+SPECIAL = bundled_policies()["chengdu"].instrument("special")
+TIERS = SPECIAL.value("tiers")
+RATE = SPECIAL.value("max_subsidy_rate")
+EVIDENCE = {"contract": "HT", "payment-proof": "P", "invoice": "FP", "service-proof": "U"}
+M = Decimal(1_000_000)
+
+
+def apply(world: World, n: int, spend: Decimal, day: int = 1, **kw: object) -> object:
+    return world.app.apply_special(
+        at(3, day),
+        PROGRAMME,
+        world.applicants[n],
+        spend,
+        kw.get("evidence", EVIDENCE),
+        kw.get("funding", {}),  # type: ignore[arg-type]
+    )
+
+
+def round_with(spends: list[Decimal]) -> World:
+    world = World(in_memory_ledger(), applicants=len(spends), suppliers=1)
+    for n, spend in enumerate(spends):
+        apply(world, n, spend)
+    world.app.rank_special(at(4, 1), PROGRAMME)
+    return world
+
+
+def pass_all(world: World) -> None:
+    for applicant in world.app.special_round(PROGRAMME).review_set(SPECIAL):
+        if applicant not in world.app.special_round(PROGRAMME).passed:
+            world.app.review_special(at(4, 5), PROGRAMME, applicant, True, "complete")
+
+
+def plan(world: World) -> dict[str, Decimal]:
+    return {a.applicant: a.amount for a in world.app.special_round(PROGRAMME).plan}
+
+
+# ---- tiers, brackets, ranking ------------------------------------------------------------
+
+
+def test_exactly_5_10_20_50_50_places() -> None:
+    candidates = [Candidate(f"A{n:03d}", 20 * M, n) for n in range(200)]
+    allocations, unused, unplaced = allocate(candidates, TIERS, RATE, cascade=False)
+    by_amount = [sum(1 for a in allocations if a.tier == t) for t in range(5)]
+    assert by_amount == [5, 10, 20, 50, 50]
+    assert [a.amount for a in allocations[:6]] == [2 * M] * 5 + [1 * M]
+    assert unused == [0, 0, 0, 0, 0]
+    assert len(unplaced) == 65
+
+
+def test_the_sixth_above_ten_million_gets_one_million_even_with_the_largest_spend() -> None:
+    spends = [Decimal(v) * M for v in ("10", "11", "12", "13", "14", "50")]
+    world = round_with(spends)
+    pass_all(world)
+    world.app.publish_special_plan(at(4, 20), PROGRAMME, date(2025, 4, 20), date(2025, 4, 26))
+    amounts = plan(world)
+    assert [amounts[world.applicants[n]] for n in range(6)] == [2 * M] * 5 + [1 * M]
+    story = explain_special_application(
+        list(world.app.events.get(world.app.special_round(PROGRAMME).id)), world.applicants[5]
+    )
+    assert story is not None
+    assert "ranked 6 of 6" in story and "had no place left" in story
+    assert "1,000,000.00 CNY" in story
+
+
+def test_within_a_bracket_earlier_submission_ranks_above_higher_spend() -> None:
+    world = round_with([Decimal("3000000"), Decimal("4900000"), Decimal("5000000")])
+    ranking = world.app.special_round(PROGRAMME).ranking
+    # 5,000,000 is a higher bracket; 3,000,000 (first) beats 4,900,000 (second) in its bracket.
+    assert ranking == [world.applicants[2], world.applicants[0], world.applicants[1]]
+
+
+def test_brackets_are_the_tier_intervals() -> None:
+    assert [
+        bracket_of(Decimal(v), TIERS)
+        for v in ("10000000", "9999999.99", "5000000", "2500000", "1500000", "500000")
+    ] == [0, 1, 1, 2, 3, 4]
+    assert bracket_of(Decimal("499999.99"), TIERS) is None
+
+
+# ---- applications -------------------------------------------------------------------------
+
+
+def test_application_rules() -> None:
+    world = World(in_memory_ledger(), applicants=3, suppliers=1)
+    rejected("spend-below-lowest-tier", apply, world, 0, Decimal("499999.99"))
+    rejected("missing-evidence", apply, world, 0, 2 * M, evidence={"contract": "HT"})
+    rejected("duplicate-funding", apply, world, 0, 2 * M, funding={"city": Decimal("1")})
+    events = apply(world, 0, 2 * M, funding={"province": Decimal("300000.00")})
+    assert event_names(events) == ["SpecialRound.Opened", "SpecialRound.ApplicationReceived"]
+    rejected("already-applied", apply, world, 0, 3 * M)
+    world.app.rank_special(at(4, 1), PROGRAMME)
+    rejected("round-closed", apply, world, 1, 3 * M)
+
+
+def test_inclusive_and_special_are_mutually_exclusive_both_ways() -> None:
+    world = World(in_memory_ledger(), applicants=3, suppliers=1)
+    world.issue(0)  # inclusive
+    rejected("instruments-mutually-exclusive", apply, world, 0, 2 * M)
+    apply(world, 1, 2 * M)
+    world.app.rank_special(at(4, 1), PROGRAMME)
+    pass_all(world)
+    world.app.publish_special_plan(at(4, 20), PROGRAMME, date(2025, 4, 20), date(2025, 4, 26))
+    world.app.finalise_special(at(4, 28), PROGRAMME)
+    rejected("instruments-mutually-exclusive", world.issue, 1)
+
+
+# ---- review, replacement, notice, objections, finalisation --------------------------------
+
+
+def test_a_failed_review_pulls_in_the_136th() -> None:
+    world = round_with([Decimal("600000")] * 140)
+    round_ = world.app.special_round(PROGRAMME)
+    assert len(round_.review_set(SPECIAL)) == 135
+    first = round_.ranking[0]
+    rejected(
+        "not-in-review",
+        world.app.review_special,
+        at(4, 5),
+        PROGRAMME,
+        round_.ranking[135],
+        True,
+        "too early",
+    )
+    events = world.app.review_special(at(4, 5), PROGRAMME, first, False, "invoices missing")
+    assert event_names(events) == ["SpecialRound.Reviewed", "SpecialRound.ReplacementDrawn"]
+    assert events[1].applicant == round_.ranking[135]
+    assert events[1].rank == 136 and events[1].replaces == first
+
+
+def test_publishing_needs_every_review_and_a_sane_notice_period() -> None:
+    world = round_with([2 * M, 3 * M])
+    rejected(
+        "review-incomplete",
+        world.app.publish_special_plan,
+        at(4, 20),
+        PROGRAMME,
+        date(2025, 4, 20),
+        date(2025, 4, 26),
+    )
+    pass_all(world)
+    rejected(
+        "invalid-notice-period",
+        world.app.publish_special_plan,
+        at(4, 20),
+        PROGRAMME,
+        date(2025, 4, 26),
+        date(2025, 4, 20),
+    )
+
+
+def test_an_upheld_objection_changes_the_plan() -> None:
+    # 136 applicants: one waits outside the reviewed 135 until the objection moves it up.
+    spends = [20 * M] * 136  # every tier is open to them: 135 places for 136
+    world = round_with(spends)
+    pass_all(world)
+    world.app.publish_special_plan(at(4, 20), PROGRAMME, date(2025, 4, 20), date(2025, 4, 26))
+    top, waiting = world.applicants[0], world.app.special_round(PROGRAMME).ranking[135]
+    assert plan(world)[top] == 2 * M and waiting not in plan(world)
+    rejected(
+        "outside-notice-period",
+        world.app.raise_objection,
+        at(4, 27),
+        PROGRAMME,
+        "OBJ-1",
+        top,
+        "late",
+    )
+    world.app.raise_objection(at(4, 22), PROGRAMME, "OBJ-1", top, "invoices forged")
+    rejected("objection-open", world.app.finalise_special, at(4, 28), PROGRAMME)
+    events = world.app.resolve_objection(at(4, 24), PROGRAMME, "OBJ-1", True, "confirmed")
+    assert event_names(events) == [
+        "SpecialRound.ObjectionResolved",
+        "SpecialRound.ReplacementDrawn",
+    ]
+    rejected("no-plan-in-notice", world.app.finalise_special, at(4, 28), PROGRAMME)
+    world.app.review_special(at(4, 25), PROGRAMME, waiting, True, "complete")
+    world.app.publish_special_plan(at(4, 27), PROGRAMME, date(2025, 4, 27), date(2025, 5, 3))
+    assert top not in plan(world) and plan(world)[waiting] == Decimal("100000.00")
+    rejected("notice-period-running", world.app.finalise_special, at(5, 3), PROGRAMME)
+    events = world.app.finalise_special(at(5, 4), PROGRAMME)
+    (final,) = [e for e in events if type(e).__qualname__ == "SpecialRound.Finalised"]
+    assert final.vouchers[waiting] == "CD-2025-SPC-0135"  # type: ignore[attr-defined]
+    rejected("round-finalised", world.app.finalise_special, at(5, 5), PROGRAMME)
+
+
+def test_finalising_issues_vouchers_paid_to_the_applicants() -> None:
+    world = round_with([12 * M, 6 * M])
+    pass_all(world)
+    world.app.publish_special_plan(at(4, 20), PROGRAMME, date(2025, 4, 20), date(2025, 4, 26))
+    rejected("notice-period-running", world.app.finalise_special, at(4, 26), PROGRAMME)
+    events = world.app.finalise_special(at(4, 27), PROGRAMME)
+    payments = [e for e in events if type(e).__qualname__ == "PaymentInstruction.Instructed"]
+    assert [(p.payee, p.amount, p.purpose) for p in payments] == [
+        (world.applicants[0], 2 * M, "special-voucher-payment"),
+        (world.applicants[1], 1 * M, "special-voucher-payment"),
+    ]
+    voucher = world.app.voucher("CD-2025-SPC-0001")
+    assert (voucher.holder, voucher.face_value, voucher.remaining) == (
+        world.applicants[0],
+        2 * M,
+        Decimal("0.00"),
+    )
+    rejected("voucher-not-redeemable", world.redeem, "CD-2025-SPC-0001")
+
+
+# ---- invariants ------------------------------------------------------------------------
+
+
+@given(
+    st.lists(st.tuples(st.integers(500_000, 30_000_000), st.booleans()), min_size=1, max_size=220),
+    st.booleans(),
+)
+def test_no_tier_overfilled_no_amount_over_20_percent_and_rank_order_respected(
+    entries: list[tuple[int, bool]], cascade: bool
+) -> None:
+    candidates = [Candidate(f"A{n:03d}", Decimal(s), n) for n, (s, _) in enumerate(entries)]
+    passed = [c for c, (_, ok) in zip(candidates, entries, strict=True) if ok]
+    allocations, unused, _ = allocate(passed, TIERS, RATE, cascade=cascade)
+    filled = [sum(1 for a in allocations if a.tier == t) for t in range(len(TIERS))]
+    if not cascade:
+        assert all(f <= t.places for f, t in zip(filled, TIERS, strict=True))
+        assert [f + u for f, u in zip(filled, unused, strict=True)] == [t.places for t in TIERS]
+    assert sum(filled) <= sum(t.places for t in TIERS)
+    for a in allocations:
+        assert a.amount <= a.spend * RATE
+        assert a.tier >= a.bracket  # never a tier whose threshold the spend misses
+    ordered = [a.amount for a in sorted(allocations, key=lambda a: a.rank)]
+    assert ordered == sorted(ordered, reverse=True)
+    assert [c.applicant for c in rank(passed, TIERS)][: len(allocations)] == [
+        a.applicant for a in sorted(allocations, key=lambda a: a.rank)
+    ]
