@@ -12,7 +12,15 @@ from commands import fields as f
 from commands.fields import Field
 from ledger.application import Events, VoucherLedger
 from ledger.events import Context
-from ledger.policy import APPLICANT_KINDS, EVIDENCE_KINDS, KNOWN_SERVICES, SUPPLIER_KINDS
+from ledger.payment import PaymentInstruction
+from ledger.policy import (
+    APPLICANT_KINDS,
+    CREDIT_RECORD_KINDS,
+    EVIDENCE_KINDS,
+    KNOWN_SERVICES,
+    SUPPLIER_KINDS,
+)
+from ledger.voucher import Redemption
 
 FUNDING_DECLARATION_SOURCES = ("city", "district", "province", "national")
 
@@ -405,5 +413,245 @@ SPECIAL_ROUND: tuple[CommandSpec, ...] = (
     ),
 )
 
-CATALOGUE: tuple[CommandSpec, ...] = (*INCLUSIVE_YEAR, *SPECIAL_ROUND)
+_SUPPLIER = "91510100MA6CJ8UQ10"
+_CASE = ("case", f.text(64), "case reference")
+
+
+def _reimbursement_reference(invoice: str) -> str:
+    """The payment reference the ledger gives the reimbursement of an example invoice."""
+    decision = f"reimbursement:{Redemption.id_for(_SUPPLIER, invoice)}"
+    return PaymentInstruction.reference_for("CD-2025", "inclusive-voucher-reimbursement", decision)
+
+
+ENFORCEMENT: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "record-settlement",
+        "finance",
+        "Record that the bank paid a payment instruction (amount as instructed less offsets).",
+        (
+            Field("payment", f.text(40), "payment instruction reference"),
+            Field("amount", f.amount, "amount the bank paid"),
+            Field("bank_reference", f.text(64), "the bank's reference"),
+            Field("value_date", f.date_, "value date"),
+        ),
+        lambda app, ctx, a: app.record_settlement(
+            ctx, a["payment"], a["amount"], a["bank_reference"], a["value_date"]
+        ),
+        {
+            "payment": _reimbursement_reference("INV-2025-000123"),
+            "amount": "4000.00",
+            "bank_reference": "ICBC-20250420-0001",
+            "value_date": "2025-04-20",
+            "at": "2025-04-21T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "open-case",
+        "enforcement",
+        "Open a fraud case against an entity under a programme.",
+        (
+            Field(*_CASE),
+            Field(*_CD),
+            Field("entity", f.credit_code, "credit code of the entity investigated"),
+            Field("description", f.text(), "what is investigated"),
+        ),
+        lambda app, ctx, a: app.open_case(
+            ctx, a["case"], a["programme"], a["entity"], a["description"]
+        ),
+        {
+            "case": "CASE-2025-001",
+            "programme": "CD-2025",
+            "entity": _SUPPLIER,
+            "description": "invoices for compute never delivered",
+            "at": "2025-05-01T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "record-fraud-finding",
+        "enforcement",
+        "Record a fraud finding: the entity is barred for 3 years from the finding date, its "
+        "unredeemed vouchers are cancelled and its unsettled payments stopped (CD-11).",
+        (
+            Field(*_CASE),
+            Field("finding_date", f.date_, "date of the finding: the first barred day"),
+            Field("finding", f.text(), "what was found"),
+            Field("evidence", f.repeated(f.text()), "evidence references", repeated=True),
+        ),
+        lambda app, ctx, a: app.record_fraud_finding(
+            ctx, a["case"], a["finding_date"], a["finding"], a["evidence"]
+        ),
+        {
+            "case": "CASE-2025-001",
+            "finding_date": "2025-05-10",
+            "finding": "service proofs forged for INV-2025-000123",
+            "evidence": ["AUDIT-2025-17", "TAX-BUREAU-LETTER-88"],
+            "at": "2025-05-10T15:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "demand-clawback",
+        "enforcement",
+        "Demand repayment of money paid — never more than was paid and not yet demanded; "
+        "creates a receivable due on a date (CD-11).",
+        (
+            Field(*_CASE),
+            Field("amount", f.amount, "amount demanded"),
+            Field(
+                "payments",
+                f.repeated(f.text(40)),
+                "settled payment references recovered",
+                required=False,
+                repeated=True,
+            ),
+            Field(
+                "vouchers",
+                f.repeated(f.text(40)),
+                "vouchers whose deducted value is recovered from the holder",
+                required=False,
+                repeated=True,
+            ),
+            Field("due_date", f.date_, "repayment due date"),
+        ),
+        lambda app, ctx, a: app.demand_clawback(
+            ctx,
+            a["case"],
+            a["amount"],
+            a.get("payments", []),
+            a.get("vouchers", []),
+            a["due_date"],
+        ),
+        {
+            "case": "CASE-2025-001",
+            "amount": "4000.00",
+            "payments": [_reimbursement_reference("INV-2025-000123")],
+            "due_date": "2025-06-30",
+            "at": "2025-05-12T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "record-repayment",
+        "enforcement",
+        "Record a repayment against a case's receivable; more than is outstanding is refused.",
+        (
+            Field(*_CASE),
+            Field("amount", f.amount, "amount repaid"),
+            Field("bank_reference", f.text(64), "bank reference (a repeat changes nothing)"),
+            Field("value_date", f.date_, "value date"),
+        ),
+        lambda app, ctx, a: app.record_repayment(
+            ctx, a["case"], a["amount"], a["bank_reference"], a["value_date"]
+        ),
+        {
+            "case": "CASE-2025-001",
+            "amount": "1500.00",
+            "bank_reference": "CCB-20250615-7781",
+            "value_date": "2025-06-15",
+            "at": "2025-06-16T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "write-off",
+        "enforcement",
+        "Write off part of a receivable, with the reason and the approver.",
+        (
+            Field(*_CASE),
+            Field("amount", f.amount, "amount written off"),
+            Field("reason", f.text(), "why"),
+            Field("approver", f.text(100), "who approved"),
+        ),
+        lambda app, ctx, a: app.write_off(ctx, a["case"], a["amount"], a["reason"], a["approver"]),
+        {
+            "case": "CASE-2025-001",
+            "amount": "500.00",
+            "reason": "court-approved settlement",
+            "approver": "director Li",
+            "at": "2025-07-01T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "lift-debarment",
+        "enforcement",
+        "Lift a case's bar, with the reason and the authority (e.g. overturned on appeal). "
+        "The history keeps both the bar and its lifting.",
+        (
+            Field(*_CASE),
+            Field("reason", f.text(), "why the bar is lifted"),
+            Field("authority", f.text(), "the decision lifting it"),
+        ),
+        lambda app, ctx, a: app.lift_debarment(ctx, a["case"], a["reason"], a["authority"]),
+        {
+            "case": "CASE-2025-001",
+            "reason": "finding on the bar overturned on appeal; the repayment stands",
+            "authority": "Chengdu intermediate court (2025) 川01行终123",
+            "at": "2025-08-01T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "offset-clawback",
+        "enforcement",
+        "Set a receivable against a later payment due to the same entity (default: as much as "
+        "both allow).",
+        (
+            Field(*_CASE),
+            Field("payment", f.text(40), "open payment instruction to the entity"),
+            Field("amount", f.amount, "amount to offset", required=False),
+        ),
+        lambda app, ctx, a: app.offset_clawback(ctx, a["case"], a["payment"], a.get("amount")),
+        {
+            "case": "CASE-2025-001",
+            "payment": _reimbursement_reference("INV-2025-000124"),
+            "at": "2025-08-21T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "record-credit-listing",
+        "enforcement",
+        "Record a credit record of an entity: serious-dishonesty listing, major safety "
+        "accident or a blacklist entry, with its source and period (CD-3).",
+        (
+            Field("entity", f.credit_code, "credit code"),
+            Field("reference", f.text(64), "the record's reference"),
+            Field("kind", f.choice(*CREDIT_RECORD_KINDS), " / ".join(CREDIT_RECORD_KINDS)),
+            Field("source", f.text(), "who published it"),
+            Field("listed_from", f.date_, "first day listed"),
+            Field("listed_until", f.date_, "last day listed, if known", required=False),
+        ),
+        lambda app, ctx, a: app.record_credit_listing(
+            ctx,
+            a["entity"],
+            a["reference"],
+            a["kind"],
+            a["source"],
+            a["listed_from"],
+            a.get("listed_until"),
+        ),
+        {
+            "entity": "91510100MA61R0BQ4E",
+            "reference": "CREDIT-CHINA-2025-0912",
+            "kind": "serious-dishonesty",
+            "source": "信用中国 Credit China",
+            "listed_from": "2025-09-01",
+            "at": "2025-09-02T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "end-credit-listing",
+        "enforcement",
+        "Record the end of a credit record's listing period.",
+        (
+            Field("entity", f.credit_code, "credit code"),
+            Field("reference", f.text(64), "the record's reference"),
+            Field("ended_on", f.date_, "last day listed"),
+        ),
+        lambda app, ctx, a: app.end_credit_listing(ctx, a["entity"], a["reference"], a["ended_on"]),
+        {
+            "entity": "91510100MA61R0BQ4E",
+            "reference": "CREDIT-CHINA-2025-0912",
+            "ended_on": "2025-10-01",
+            "at": "2025-10-02T09:00:00+08:00",
+        },
+    ),
+)
+
+CATALOGUE: tuple[CommandSpec, ...] = (*INCLUSIVE_YEAR, *SPECIAL_ROUND, *ENFORCEMENT)
 BY_NAME = {spec.name: spec for spec in CATALOGUE}

@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,7 +22,9 @@ from commands.batch import EXIT_MALFORMED, EXIT_OK, EXIT_REJECTED, run_batch
 from commands.catalogue import CATALOGUE, COMMON_FIELDS, CommandSpec
 from commands.handlers import execute, parse_command, wall_clock
 from commands.wiring import DEFAULT_DB, Ledger, open_ledger
+from ledger.clock import local_date
 from ledger.errors import InvalidInput, Rejected
+from ledger.ids import parse_credit_code
 from projections import reports
 
 USERS = {
@@ -30,6 +33,18 @@ USERS = {
     "enforcement": "enforcement",
     "auditor": "auditors",
 }
+
+
+def _date_option(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD date") from None
+
+
+def _today() -> date:
+    """Reports' default business date: today in the programmes' time zone."""
+    return local_date(wall_clock())
 
 
 def _default_actor() -> str:
@@ -93,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Event-sourced ledger for public compute-voucher programmes (算力券).",
         epilog="Commands by user:\n"
         + by_user
-        + "\n  reports: balances, quota, payments, special-round, explain\n"
+        + "\n  reports: balances, quota, payments, special-round, debarment-status, debarments,"
+        "\n           receivables, explain\n"
         "  batch and replay: run, rebuild, demo\n"
         "Exit codes: 0 accepted, 1 rejected by a rule, 2 malformed input.",
     )
@@ -119,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     sr = sub.add_parser("special-round", parents=[common], help="the special-voucher round")
     sr.add_argument("--programme", required=True, help="programme, e.g. CD-2025")
     sr.set_defaults(handler=_report, report="special-round", holder=None)
+
+    for name, help_text in (
+        ("debarment-status", "an entity's bars and whether it is barred on a date"),
+        ("debarments", "the debarment register, with each bar's status on a date"),
+        ("receivables", "clawback receivables with ageing on a date"),
+    ):
+        rp = sub.add_parser(name, parents=[common], help=help_text)
+        if name == "debarment-status":
+            rp.add_argument("entity", help="credit code")
+        rp.add_argument(
+            "--on", type=_date_option, default=None, help="business date (default: today)"
+        )
+        rp.set_defaults(handler=_report, report=name, programme=None)
 
     ex = sub.add_parser(
         "explain", parents=[common], help="why: a voucher number or a credit code, explained"
@@ -194,6 +223,15 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
             report = reports.quota(ledger.store, args.programme)
         elif args.report == "special-round":
             report = reports.special_round(ledger.store, args.programme)
+        elif args.report in ("debarment-status", "debarments"):
+            entity = (
+                parse_credit_code(args.entity, field="entity")
+                if args.report == ("debarment-status")
+                else None
+            )
+            report = reports.debarment_register(ledger.store, args.on or _today(), entity)
+        elif args.report == "receivables":
+            report = reports.receivables_ledger(ledger.store, args.on or _today())
         else:
             report = reports.payment_instructions(ledger.store, args.programme)
     r.render(report, args.format, out)

@@ -10,12 +10,19 @@ from sqlalchemy import select
 
 from commands.wiring import Ledger
 from ledger.clock import local_date
+from ledger.enforcement import Case, EntityRecord
 from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected
-from ledger.explain import explain_special_application, explain_voucher
+from ledger.explain import (
+    explain_case,
+    explain_special_application,
+    explain_standing,
+    explain_voucher,
+)
 from ledger.ids import parse_credit_code
 from ledger.special import SpecialRound
 from ledger.voucher import Voucher
+from projections.enforcement_views import receivables
 from projections.ledger_views import programme_use, vouchers
 
 VOUCHER_NUMBER = re.compile(r"^[A-Z0-9]+-\d{4}-[A-Z0-9]+-\d+$")
@@ -45,7 +52,16 @@ def explain(ledger: Ledger, subject: str) -> list[str]:
             )
     if not paragraphs:
         raise Rejected("applicant-not-registered", f"nothing is registered under {code}")
+    standing = explain_standing(list(ledger.app.events.get(EntityRecord.id_for(code))))
+    if standing:
+        paragraphs.append(standing)
     with ledger.store.engine.connect() as conn:
+        cases = [
+            c
+            for (c,) in conn.execute(
+                select(receivables.c.case_ref).where(receivables.c.entity == code)
+            )
+        ]
         programmes = sorted({p for (p,) in conn.execute(select(programme_use.c.programme))})
         numbers = [
             n
@@ -55,6 +71,8 @@ def explain(ledger: Ledger, subject: str) -> list[str]:
                 .order_by(vouchers.c.number)
             )
         ]
+    for case in cases:
+        paragraphs.append(explain_case(list(ledger.app.events.get(Case.id_for(case)))))
     paragraphs += _special(ledger, code, programmes)
     for number in numbers:
         voucher_events: list[Any] = list(ledger.app.events.get(Voucher.id_for(number)))

@@ -24,7 +24,8 @@ from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 from eventsourcing.utils import Environment, EnvType
 
-from ledger.clock import business_year, half_year, period_year
+from ledger.clock import business_year, half_year, local_date, period_year
+from ledger.enforcement import Case, EntityRecord
 from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected
 from ledger.events import Context
@@ -134,6 +135,36 @@ class VoucherLedger(Application[UUID]):
             f"no redemption by {supplier} with invoice number {invoice_number}",
         )
 
+    def payment(self, reference: str) -> PaymentInstruction:
+        return self._load(
+            PaymentInstruction,
+            PaymentInstruction.id_for(reference),
+            "unknown-payment",
+            f"no payment instruction {reference}",
+        )
+
+    def case(self, reference: str) -> Case:
+        return self._load(Case, Case.id_for(reference), "unknown-case", f"no case {reference}")
+
+    def entity_record(self, credit_code: str) -> EntityRecord | None:
+        found: EntityRecord | None = self._find(EntityRecord.id_for(credit_code))
+        return found
+
+    def require_standing(self, terms: Programme, credit_code: str, ctx: Context) -> None:
+        """CD-3, CD-11: checked for every command that concerns an entity."""
+        record = self.entity_record(credit_code)
+        if record is not None:
+            record.require_in_good_standing(terms.policy, local_date(ctx.at))
+
+    def _record_for_receiving(
+        self, terms: Programme, credit_code: str, ctx: Context
+    ) -> EntityRecord:
+        """The entity's record, checked, to note a voucher or payment on in the same save
+        (so a concurrent bar collides with it)."""
+        record = self.entity_record(credit_code) or EntityRecord.start(ctx, credit_code)
+        record.require_in_good_standing(terms.policy, local_date(ctx.at))
+        return record
+
     # ---- registration --------------------------------------------------------------------
 
     def register_applicant(
@@ -198,6 +229,7 @@ class VoucherLedger(Application[UUID]):
             )
         for code in suppliers:
             programme.require_eligible_supplier(self.supplier(code))
+            self.require_standing(programme, code, ctx)
         existing = self._find(SupplierList.id_for(programme.name, period))
         if existing is not None:
             if existing.suppliers == frozenset(suppliers):
@@ -220,11 +252,13 @@ class VoucherLedger(Application[UUID]):
         programme.require_in_year(ctx)
         applicant = self.applicant(applicant_code)
         programme.require_eligible_applicant(applicant)
+        record = self._record_for_receiving(programme, applicant.credit_code, ctx)
         number = programme.allot_voucher(ctx, instrument, applicant.credit_code)
         voucher = Voucher.issue(
             ctx, number, programme.name, programme.year, instrument, applicant.credit_code
         )
-        return self._commit(programme, voucher)
+        record.note_voucher(ctx, number)
+        return self._commit(programme, voucher, record)
 
     def redeem(
         self,
@@ -251,6 +285,8 @@ class VoucherLedger(Application[UUID]):
         voucher.require_valid(ctx, service_date)
         terms.require_eligible_service(service_kind)
         supplier = self.supplier(supplier_code)
+        self.require_standing(terms, voucher.holder, ctx)
+        self.require_standing(terms, supplier.credit_code, ctx)
         if terms.policy.value("suppliers.listing") == "half-yearly":
             period = half_year(service_date)
             listing = self._find(SupplierList.id_for(terms.name, period))
@@ -283,9 +319,9 @@ class VoucherLedger(Application[UUID]):
     ) -> Events:
         redemption = self.redemption(supplier_code, invoice_number)
         voucher = self.voucher(redemption.voucher)
-        instrument = self.programme_terms(redemption.programme).policy.instrument(
-            voucher.instrument
-        )
+        terms = self.programme_terms(redemption.programme)
+        self.require_standing(terms, supplier_code, ctx)
+        instrument = terms.policy.instrument(voucher.instrument)
         redemption.claim(ctx, evidence, instrument)
         return self._commit(redemption)
 
@@ -297,6 +333,7 @@ class VoucherLedger(Application[UUID]):
         terms = self.programme_terms(redemption.programme)
         instrument = terms.policy.instrument(voucher.instrument)
         supplier = self.supplier(supplier_code)
+        record = self._record_for_receiving(terms, supplier.credit_code, ctx)
         decision = f"reimbursement:{redemption.id}"
         purpose = f"{instrument.name}-voucher-reimbursement"
         reference = PaymentInstruction.reference_for(terms.name, purpose, decision)
@@ -313,7 +350,8 @@ class VoucherLedger(Application[UUID]):
             decision=decision,
             basis=instrument.basis("funding_source", "reimbursement_evidence"),
         )
-        return self._commit(redemption, payment)
+        record.note_payment(ctx, payment.reference)
+        return self._commit(redemption, payment, record)
 
     # ---- special vouchers (CD-5, CD-9, CD-12, CD-13) ---------------------------------------
 
@@ -341,6 +379,7 @@ class VoucherLedger(Application[UUID]):
         programme.require_in_year(ctx)
         applicant = self.applicant(applicant_code)
         programme.require_eligible_applicant(applicant)
+        self.require_standing(programme, applicant.credit_code, ctx)
         programme.require_may_hold(instrument, applicant.credit_code)
         existing = self._find(SpecialRound.id_for(programme.name, self.SPECIAL))
         round_ = existing or SpecialRound.open(ctx, programme.name, self.SPECIAL)
@@ -405,6 +444,7 @@ class VoucherLedger(Application[UUID]):
         numbers: dict[str, str] = {}
         for allocation in plan:
             applicant = self.applicant(allocation.applicant)
+            record = self._record_for_receiving(programme, applicant.credit_code, ctx)
             number = programme.allot_voucher(ctx, instrument, applicant.credit_code)
             numbers[applicant.credit_code] = number
             voucher = Voucher.issue(
@@ -432,9 +472,163 @@ class VoucherLedger(Application[UUID]):
                 decision=decision,
                 basis=instrument.basis("tiers", "max_subsidy_rate", "funding_source"),
             )
-            touched += [voucher, payment]
+            record.note_voucher(ctx, number)
+            record.note_payment(ctx, payment.reference)
+            touched += [voucher, payment, record]
         round_.finalise(ctx, numbers)
         return self._commit(*touched)
+
+    # ---- payments --------------------------------------------------------------------------
+
+    def record_settlement(
+        self,
+        ctx: Context,
+        reference: str,
+        amount: Decimal,
+        bank_reference: str,
+        value_date: date,
+    ) -> Events:
+        payment = self.payment(reference)
+        if payment.settled is not None and payment.settled == amount:
+            return []  # the same settlement again
+        payment.settle(ctx, amount, bank_reference, value_date)
+        return self._commit(payment)
+
+    # ---- enforcement (CD-3, CD-11) ---------------------------------------------------------
+
+    def _require_registered(self, credit_code: str) -> None:
+        if (
+            self._find(Applicant.id_for(credit_code)) is None
+            and self._find(Supplier.id_for(credit_code)) is None
+        ):
+            raise Rejected("applicant-not-registered", f"nothing is registered under {credit_code}")
+
+    def record_credit_listing(
+        self,
+        ctx: Context,
+        entity: str,
+        reference: str,
+        kind: str,
+        source: str,
+        listed_from: date,
+        listed_until: date | None,
+    ) -> Events:
+        self._require_registered(entity)
+        record = self.entity_record(entity) or EntityRecord.start(ctx, entity)
+        record.record_credit(ctx, reference, kind, source, listed_from, listed_until)
+        return self._commit(record)
+
+    def end_credit_listing(
+        self, ctx: Context, entity: str, reference: str, ended_on: date
+    ) -> Events:
+        record = self.entity_record(entity)
+        if record is None:
+            raise Rejected("unknown-credit-record", f"{entity} has no credit records")
+        record.end_credit(ctx, reference, ended_on)
+        return self._commit(record)
+
+    def open_case(
+        self, ctx: Context, reference: str, programme_name: str, entity: str, description: str
+    ) -> Events:
+        terms = self.programme_terms(programme_name)
+        self._require_registered(entity)
+        if self._find(Case.id_for(reference)) is not None:
+            raise Rejected("case-exists", f"case {reference} is open already")
+        return self._commit(Case.open(ctx, reference, terms.name, entity, description))
+
+    def record_fraud_finding(
+        self, ctx: Context, reference: str, finding_date: date, finding: str, evidence: list[str]
+    ) -> Events:
+        """CD-11: bar the entity, cancel its unredeemed vouchers, stop its unsettled payments."""
+        case = self.case(reference)
+        terms = self.programme_terms(case.programme)
+        record = self.entity_record(case.entity) or EntityRecord.start(ctx, case.entity)
+        bar = record.debar(ctx, case.reference, terms.policy, finding_date)
+        vouchers = [self.voucher(n) for n in record.vouchers]
+        cancelled = {v.number: amount for v in vouchers if (amount := v.cancel(ctx, reference))}
+        payments = [self.payment(r) for r in record.payments]
+        stopped = [p.reference for p in payments if p.stop(ctx, reference)]
+        case.record_finding(
+            ctx, terms.policy, finding_date, finding, evidence, bar, cancelled, stopped
+        )
+        return self._commit(case, record, *vouchers, *payments)
+
+    def demand_clawback(
+        self,
+        ctx: Context,
+        reference: str,
+        amount: Decimal,
+        payment_refs: Sequence[str],
+        voucher_numbers: Sequence[str],
+        due_date: date,
+    ) -> Events:
+        """CD-11: recover the money paid — never more than was paid and not yet demanded."""
+        case = self.case(reference)
+        sources: list[PaymentInstruction | Voucher] = [self.payment(r) for r in payment_refs]
+        sources += [self.voucher(n) for n in voucher_numbers]
+        if not sources:
+            raise Rejected("nothing-to-claw-back", "name the payments or vouchers recovered")
+        for source in sources:
+            owner = source.payee if isinstance(source, PaymentInstruction) else source.holder
+            if owner != case.entity:
+                raise Rejected(
+                    "not-the-entitys", f"{owner} is not {case.entity}, the entity of the case"
+                )
+        available = sum((s.clawable for s in sources), start=Decimal("0.00"))
+        if amount > available:
+            raise Rejected(
+                "clawback-exceeds-paid",
+                f"{amount} is more than the {available} paid and not yet demanded back (CD-11)",
+            )
+        left = amount
+        by_payment: dict[str, Decimal] = {}
+        by_voucher: dict[str, Decimal] = {}
+        for source in sources:
+            take = min(left, source.clawable)
+            if take > 0:
+                source.claim_back(ctx, reference, take)
+                if isinstance(source, PaymentInstruction):
+                    by_payment[source.reference] = take
+                else:
+                    by_voucher[source.number] = take
+                left -= take
+        case.demand(ctx, amount, by_payment, by_voucher, due_date)
+        return self._commit(case, *sources)
+
+    def record_repayment(
+        self, ctx: Context, reference: str, amount: Decimal, bank_reference: str, value_date: date
+    ) -> Events:
+        case = self.case(reference)
+        case.record_repayment(ctx, amount, bank_reference, value_date)
+        return self._commit(case)
+
+    def offset_clawback(
+        self, ctx: Context, reference: str, payment_ref: str, amount: Decimal | None
+    ) -> Events:
+        """Keep part of a later payment due to the same entity against its receivable."""
+        case = self.case(reference)
+        payment = self.payment(payment_ref)
+        if payment.payee != case.entity:
+            raise Rejected("not-the-entitys", f"payment {payment_ref} is not due to {case.entity}")
+        take = amount if amount is not None else min(case.outstanding, payment.payable)
+        case.record_offset(ctx, take, payment.reference)
+        payment.offset_against(ctx, reference, take)
+        return self._commit(case, payment)
+
+    def write_off(
+        self, ctx: Context, reference: str, amount: Decimal, reason: str, approver: str
+    ) -> Events:
+        case = self.case(reference)
+        case.write_off(ctx, amount, reason, approver)
+        return self._commit(case)
+
+    def lift_debarment(self, ctx: Context, reference: str, reason: str, authority: str) -> Events:
+        case = self.case(reference)
+        record = self.entity_record(case.entity)
+        if record is None:
+            raise Rejected("debarment-not-found", f"no bar under case {reference}")
+        record.lift(ctx, reference, local_date(ctx.at), reason, authority)
+        return self._commit(record)
 
     def expire_vouchers(self, ctx: Context, programme_name: str) -> Events:
         """Year end: every voucher of the programme with value left lapses (CD-8)."""

@@ -109,6 +109,35 @@ RULE_REJECTIONS: dict[str, str] = {
     "objection-open": "An objection is still open (CD-9: paid once no objection stands).",
     "notice-period-running": "The notice period has not ended yet (CD-9).",
     "round-finalised": "The round is final; corrections are new events (clawbacks).",
+    # enforcement (CD-3, CD-11)
+    "entity-debarred": (
+        "The entity is barred under a fraud case; the message gives the case and the first "
+        "day it is free again (CD-11)."
+    ),
+    "credit-record-in-lookback": (
+        "A serious-dishonesty listing or major safety accident falls within the credit lookback "
+        "window (CD-3)."
+    ),
+    "voucher-cancelled": "The voucher was cancelled by a fraud finding (CD-11).",
+    "unknown-credit-record": "No credit record with that reference for the entity.",
+    "case-exists": "A case with that reference was opened already.",
+    "unknown-case": "No case with that reference.",
+    "finding-exists": "The case has a fraud finding already.",
+    "no-finding": "A clawback needs a fraud finding on the case first (CD-11).",
+    "clawback-exceeds-paid": "A clawback may not exceed what was paid and not yet demanded.",
+    "nothing-to-claw-back": "A clawback must name the payments or vouchers it recovers.",
+    "not-the-entitys": "The payment or voucher does not belong to the case's entity.",
+    "exceeds-outstanding": (
+        "More than the receivable's outstanding amount; over-payments are refused, not "
+        "recorded as credits."
+    ),
+    "debarment-not-found": "No active bar under that case to lift.",
+    # payments
+    "unknown-payment": "No payment instruction with that reference.",
+    "payment-stopped": "The payment instruction was stopped.",
+    "payment-settled": "The payment instruction is settled already.",
+    "settlement-amount-mismatch": "The bank paid a different amount than instructed.",
+    "exceeds-payable": "More than the payment instruction has left to pay.",
     # year end
     "programme-year-not-ended": "Vouchers lapse only after the programme's calendar year.",
     # concurrency

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.clock import local_date
+from ledger.enforcement import Case, EntityRecord
 from ledger.special import SpecialRound
 from ledger.voucher import Voucher
 
@@ -142,4 +143,71 @@ def explain_special_application(events: Sequence[Any], applicant: str) -> str | 
                 f"{e.plan_version} became final: voucher {e.vouchers[applicant]}, paid to the "
                 "applicant (CD-9)."
             )
+    return " ".join(parts)
+
+
+def explain_standing(events: Sequence[Any]) -> str | None:
+    """An entity's credit records and bars (CD-3, CD-11), with their cases."""
+    parts = []
+    for e in events:
+        if isinstance(e, EntityRecord.CreditRecorded):
+            until = f" to {e.listed_until}" if e.listed_until else ""
+            parts.append(
+                f"A {e.kind} record ({e.reference}, {e.source}) lists it from "
+                f"{e.listed_from}{until}; while such a record falls within the credit lookback "
+                "window, its applications, redemptions and claims are refused (CD-3)."
+            )
+        elif isinstance(e, EntityRecord.CreditRecordEnded):
+            parts.append(f"Record {e.reference} ended on {e.ended_on}.")
+        elif isinstance(e, EntityRecord.Debarred):
+            parts.append(
+                f"Case {e.case} barred it under policy {e.policy} from {e.start} until "
+                f"{e.until} — free again from that day ({_clauses(e.basis)}: "
+                f"{e.basis['params']['enforcement.debarment_years']} years)."
+            )
+        elif isinstance(e, EntityRecord.DebarmentLifted):
+            parts.append(
+                f"On {e.lifted_on} the bar of case {e.case} was lifted by {e.authority}: "
+                f"{e.reason}."
+            )
+    return " ".join(parts) or None
+
+
+def explain_case(events: Sequence[Any]) -> str:
+    opened = events[0]
+    assert isinstance(opened, Case.Opened)
+    parts = [
+        f"Case {opened.reference} ({opened.programme}) was opened on {_day(opened)} against "
+        f"{opened.entity}: {opened.description}."
+    ]
+    outstanding = Decimal("0.00")
+    for e in events[1:]:
+        if isinstance(e, Case.FraudFound):
+            parts.append(
+                f"Fraud was found on {e.finding_date}: {e.finding} (evidence "
+                f"{', '.join(e.evidence)}). The entity is barred until {e.bar_until}; "
+                f"{len(e.cancelled_vouchers)} unredeemed vouchers were cancelled and "
+                f"{len(e.stopped_payments)} unsettled payments stopped (CD-11)."
+            )
+        elif isinstance(e, Case.ClawbackDemanded):
+            outstanding += e.amount
+            parts.append(
+                f"On {_day(e)} repayment of {_cny(e.amount)} was demanded, due {e.due_date} "
+                f"(CD-11: recover the money paid)."
+            )
+        elif isinstance(e, Case.RepaymentRecorded):
+            outstanding -= e.amount
+            parts.append(f"{_cny(e.amount)} was repaid on {e.value_date} ({e.bank_reference}).")
+        elif isinstance(e, Case.OffsetAgainstPayment):
+            outstanding -= e.amount
+            parts.append(
+                f"{_cny(e.amount)} was offset against payment {e.payment_reference} on {_day(e)}."
+            )
+        elif isinstance(e, Case.WrittenOff):
+            outstanding -= e.amount
+            parts.append(
+                f"{_cny(e.amount)} was written off on {_day(e)}, approved by {e.approver}: "
+                f"{e.reason}."
+            )
+    parts.append(f"Outstanding: {_cny(outstanding)}.")
     return " ".join(parts)

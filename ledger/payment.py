@@ -4,14 +4,17 @@ instruct the same payment twice."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger.events import Context, LedgerCreated
+from ledger.errors import Rejected
+from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
+from ledger.money import ZERO
 
 
 class PaymentInstruction(Aggregate):
@@ -26,6 +29,40 @@ class PaymentInstruction(Aggregate):
         funding_source: str
         decision: str
         basis: dict[str, Any]
+
+    class Settled(LedgerEvent):
+        """The bank paid it (finance's record)."""
+
+        amount: Decimal
+        bank_reference: str
+        value_date: date
+
+        def apply(self, aggregate: PaymentInstruction) -> None:
+            aggregate.settled = self.amount
+
+    class Stopped(LedgerEvent):
+        """A fraud finding stopped it before the bank paid (CD-11)."""
+
+        case: str
+
+        def apply(self, aggregate: PaymentInstruction) -> None:
+            aggregate.stopped = True
+
+    class Offset(LedgerEvent):
+        """Part of it is kept to settle a clawback receivable of the same payee."""
+
+        case: str
+        amount: Decimal
+
+        def apply(self, aggregate: PaymentInstruction) -> None:
+            aggregate.offset += self.amount
+
+    class ClawbackClaimed(LedgerEvent):
+        case: str
+        amount: Decimal
+
+        def apply(self, aggregate: PaymentInstruction) -> None:
+            aggregate.clawed_back += self.amount
 
     def __init__(
         self,
@@ -46,15 +83,73 @@ class PaymentInstruction(Aggregate):
         self.purpose = purpose
         self.programme = programme
         self.funding_source = funding_source
+        self.settled: Decimal | None = None
+        self.stopped = False
+        self.offset = ZERO
+        self.clawed_back = ZERO
 
-    @staticmethod
-    def id_for(purpose: str, decision: str) -> UUID:
-        return stable_id("payment", purpose, decision)
+    @property
+    def payable(self) -> Decimal:
+        """What the bank should pay: the instructed amount less offsets."""
+        return self.amount - self.offset
+
+    @property
+    def open(self) -> bool:
+        return self.settled is None and not self.stopped
+
+    def _require_open(self) -> None:
+        if self.stopped:
+            raise Rejected("payment-stopped", f"payment {self.reference} was stopped")
+        if self.settled is not None:
+            raise Rejected("payment-settled", f"payment {self.reference} is settled")
+
+    def settle(self, ctx: Context, amount: Decimal, bank_reference: str, value_date: date) -> None:
+        self._require_open()
+        if amount != self.payable:
+            raise Rejected(
+                "settlement-amount-mismatch",
+                f"payment {self.reference} is for {self.payable}, the bank paid {amount}",
+            )
+        self.trigger_event(
+            self.Settled,
+            amount=amount,
+            bank_reference=bank_reference,
+            value_date=value_date,
+            **ctx.fields(),
+        )
+
+    def stop(self, ctx: Context, case: str) -> bool:
+        if not self.open:
+            return False
+        self.trigger_event(self.Stopped, case=case, **ctx.fields())
+        return True
+
+    def offset_against(self, ctx: Context, case: str, amount: Decimal) -> None:
+        self._require_open()
+        if amount > self.payable:
+            raise Rejected(
+                "exceeds-payable",
+                f"payment {self.reference} has {self.payable} left to pay, less than {amount}",
+            )
+        self.trigger_event(self.Offset, case=case, amount=amount, **ctx.fields())
+
+    @property
+    def clawable(self) -> Decimal:
+        """CD-11: recover what was paid — settled money not yet demanded back."""
+        return (self.settled or ZERO) - self.clawed_back
+
+    def claim_back(self, ctx: Context, case: str, amount: Decimal) -> None:
+        assert amount <= self.clawable
+        self.trigger_event(self.ClawbackClaimed, case=case, amount=amount, **ctx.fields())
 
     @staticmethod
     def reference_for(programme: str, purpose: str, decision: str) -> str:
-        """Readable, unique and stable: the bank statement will quote it back."""
-        return f"PI-{programme}-{PaymentInstruction.id_for(purpose, decision).hex[:10].upper()}"
+        """Readable, stable, one per decision: the bank statement will quote it back."""
+        return f"PI-{programme}-{stable_id('payment', purpose, decision).hex[:12].upper()}"
+
+    @staticmethod
+    def id_for(reference: str) -> UUID:
+        return stable_id("payment-instruction", reference)
 
     @classmethod
     def instruct(
@@ -71,10 +166,11 @@ class PaymentInstruction(Aggregate):
         decision: str,
         basis: dict[str, Any],
     ) -> PaymentInstruction:
+        reference = cls.reference_for(programme, purpose, decision)
         return cls._create(
             cls.Instructed,
-            id=cls.id_for(purpose, decision),
-            reference=cls.reference_for(programme, purpose, decision),
+            id=cls.id_for(reference),
+            reference=reference,
             payee=payee,
             payee_name=payee_name,
             amount=amount,

@@ -55,6 +55,26 @@ class Voucher(Aggregate):
 
         def apply(self, aggregate: Voucher) -> None:
             aggregate.expired = True
+            aggregate.lapsed = self.lapsed
+            aggregate.remaining -= self.lapsed
+
+    class Cancelled(LedgerEvent):
+        """A fraud finding cancelled the unredeemed value (CD-11)."""
+
+        case: str
+        cancelled: Decimal
+
+        def apply(self, aggregate: Voucher) -> None:
+            aggregate.remaining -= self.cancelled
+            aggregate.cancelled = True
+            aggregate.cancelled_value = self.cancelled
+
+    class ClawbackClaimed(LedgerEvent):
+        case: str
+        amount: Decimal
+
+        def apply(self, aggregate: Voucher) -> None:
+            aggregate.clawed_back += self.amount
 
     class PaidToHolder(LedgerEvent):
         """A grant voucher's amount is paid to its holder (CD-9: special vouchers)."""
@@ -87,6 +107,36 @@ class Voucher(Aggregate):
         self.max_deduction_rate = max_deduction_rate
         self.remaining = face_value
         self.expired = False
+        self.cancelled = False
+        self.cancelled_value = ZERO
+        self.lapsed = ZERO
+        self.clawed_back = ZERO
+
+    @property
+    def deducted(self) -> Decimal:
+        """Value used at suppliers (what lapsed or was cancelled was never used)."""
+        return self.face_value - self.remaining - self.lapsed - self.cancelled_value
+
+    def cancel(self, ctx: Context, case: str) -> Decimal:
+        """CD-11: unredeemed value of a deduction voucher is cancelled; returns it."""
+        if self.kind != "deduction-voucher" or self.expired or self.cancelled:
+            return ZERO
+        amount = self.remaining
+        if amount == ZERO:
+            return ZERO
+        self.trigger_event(self.Cancelled, case=case, cancelled=amount, **ctx.fields())
+        return amount
+
+    @property
+    def clawable(self) -> Decimal:
+        """CD-11: what the holder had deducted with it and is not yet demanded back."""
+        if self.kind != "deduction-voucher":
+            return ZERO
+        return self.deducted - self.clawed_back
+
+    def claim_back(self, ctx: Context, case: str, amount: Decimal) -> None:
+        assert amount <= self.clawable
+        self.trigger_event(self.ClawbackClaimed, case=case, amount=amount, **ctx.fields())
 
     @staticmethod
     def id_for(number: str) -> UUID:
@@ -151,6 +201,10 @@ class Voucher(Aggregate):
                 "voucher-not-redeemable",
                 f"voucher {self.number} is a {self.instrument} grant paid to its holder",
             )
+        if self.cancelled:
+            raise Rejected(
+                "voucher-cancelled", f"voucher {self.number} was cancelled by a fraud finding"
+            )
         if self.expired:
             raise Rejected("voucher-expired", f"voucher {self.number} has lapsed (CD-8)")
         for what, year in (("redemption", business_year(ctx.at)), ("service", service_date.year)):
@@ -208,7 +262,9 @@ class Voucher(Aggregate):
 
     def expire(self, ctx: Context) -> bool:
         """Lapse the unredeemed value; ``False`` when there is nothing to lapse."""
-        if self.expired or self.remaining == ZERO or self.kind != "deduction-voucher":
+        if self.expired or self.cancelled or self.remaining == ZERO:
+            return False
+        if self.kind != "deduction-voucher":
             return False
         self.trigger_event(
             self.Expired,

@@ -43,6 +43,7 @@ vouchers = Table(
     Column("face_value_fen", BigInteger, nullable=False),
     Column("deducted_fen", BigInteger, nullable=False),
     Column("lapsed_fen", BigInteger, nullable=False),
+    Column("cancelled_fen", BigInteger, nullable=False),
     Column("remaining_fen", BigInteger, nullable=False),
     Column("redemptions", Integer, nullable=False),
     Column("status", String(16), nullable=False),
@@ -86,7 +87,8 @@ programme_use = Table(
 payments = Table(
     "rm_payment_instructions",
     metadata,
-    Column("reference", String(40), primary_key=True),
+    Column("payment_id", String(32), primary_key=True),
+    Column("reference", String(40), nullable=False, unique=True),
     Column("payee", String(18), nullable=False, index=True),
     Column("payee_name", String(200), nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
@@ -96,6 +98,11 @@ payments = Table(
     Column("funding_source", String(16), nullable=False),
     Column("decision", String(80), nullable=False),
     Column("instructed_at", String(40), nullable=False),
+    Column("status", String(16), nullable=False),  # instructed, settled, stopped
+    Column("offset_fen", BigInteger, nullable=False),
+    Column("settled_fen", BigInteger, nullable=False),
+    Column("clawed_back_fen", BigInteger, nullable=False),
+    Column("value_date", String(10), nullable=False),
 )
 
 
@@ -181,6 +188,7 @@ def _voucher_issued(page: Page, e: Voucher.Issued) -> None:
             "face_value_fen": face,
             "deducted_fen": 0,
             "lapsed_fen": 0,
+            "cancelled_fen": 0,
             "remaining_fen": face,
             "redemptions": 0,
             "status": "active",
@@ -207,6 +215,12 @@ def _voucher_expired(page: Page, e: Voucher.Expired) -> None:
     v = page.rows(vouchers).change((e.originator_id.hex,), lapsed_fen=fen, remaining_fen=-fen)
     v["status"] = "expired"
     page.rows(programme_use).change((v["programme"], v["instrument"]), lapsed_fen=fen)
+
+
+def _voucher_cancelled(page: Page, e: Voucher.Cancelled) -> None:
+    fen = to_fen(e.cancelled)
+    v = page.rows(vouchers).change((e.originator_id.hex,), cancelled_fen=fen, remaining_fen=-fen)
+    v["status"] = "cancelled"
 
 
 def _voucher_paid(page: Page, e: Voucher.PaidToHolder) -> None:
@@ -263,6 +277,7 @@ class Vouchers(EventDrivenReadModel):
         Voucher.Redeemed: _voucher_redeemed,
         Voucher.Expired: _voucher_expired,
         Voucher.PaidToHolder: _voucher_paid,
+        Voucher.Cancelled: _voucher_cancelled,
         Redemption.Recorded: _redemption_recorded,
         Redemption.ReimbursementClaimed: _redemption_claimed,
         Redemption.Reimbursed: _redemption_reimbursed,
@@ -275,6 +290,7 @@ class Vouchers(EventDrivenReadModel):
 def _instructed(page: Page, e: PaymentInstruction.Instructed) -> None:
     page.rows(payments).put(
         {
+            "payment_id": e.originator_id.hex,
             "reference": e.reference,
             "payee": e.payee,
             "payee_name": e.payee_name,
@@ -285,17 +301,60 @@ def _instructed(page: Page, e: PaymentInstruction.Instructed) -> None:
             "funding_source": e.funding_source,
             "decision": e.decision,
             "instructed_at": e.at.isoformat(),
+            "status": "instructed",
+            "offset_fen": 0,
+            "settled_fen": 0,
+            "clawed_back_fen": 0,
+            "value_date": "",
         }
     )
+
+
+def _payment(page: Page, e: Any, **values: Any) -> dict[str, Any]:
+    row = page.rows(payments).require(e.originator_id.hex)
+    row.update(values)
+    page.rows(payments).put(row)
+    return row
+
+
+def _settled(page: Page, e: PaymentInstruction.Settled) -> None:
+    _payment(
+        page,
+        e,
+        status="settled",
+        settled_fen=to_fen(e.amount),
+        value_date=e.value_date.isoformat(),
+    )
+
+
+def _stopped(page: Page, e: PaymentInstruction.Stopped) -> None:
+    _payment(page, e, status="stopped")
+
+
+def _offset(page: Page, e: PaymentInstruction.Offset) -> None:
+    row = _payment(page, e)
+    row["offset_fen"] += to_fen(e.amount)
+
+
+def _payment_clawed(page: Page, e: PaymentInstruction.ClawbackClaimed) -> None:
+    row = _payment(page, e)
+    row["clawed_back_fen"] += to_fen(e.amount)
 
 
 class Payments(EventDrivenReadModel):
     name = "payments"
     tables = (payments,)
-    handlers: ClassVar[dict[type, Handler]] = {PaymentInstruction.Instructed: _instructed}
+    handlers: ClassVar[dict[type, Handler]] = {
+        PaymentInstruction.Instructed: _instructed,
+        PaymentInstruction.Settled: _settled,
+        PaymentInstruction.Stopped: _stopped,
+        PaymentInstruction.Offset: _offset,
+        PaymentInstruction.ClawbackClaimed: _payment_clawed,
+    }
 
 
 def all_read_models() -> list[EventDrivenReadModel]:
+    from projections.enforcement_views import Enforcement
     from projections.special_views import SpecialRounds
 
-    return [Entities(), Vouchers(), Payments(), SpecialRounds()]
+    return [Entities(), Vouchers(), Payments(), SpecialRounds(), Enforcement()]

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, select
 
 from ledger.money import from_fen
+from projections.enforcement_views import credit_records, debarments, receivables
 from projections.ledger_views import entities, payments, programme_use, vouchers
 from projections.special_views import special_applications, special_rounds
 from projections.store import ReadModelStore
@@ -51,6 +53,7 @@ def balances(
             vouchers.c.face_value_fen,
             vouchers.c.deducted_fen,
             vouchers.c.lapsed_fen,
+            vouchers.c.cancelled_fen,
             vouchers.c.remaining_fen,
             vouchers.c.redemptions,
             vouchers.c.status,
@@ -63,7 +66,7 @@ def balances(
     if holder:
         query = query.where(vouchers.c.holder == holder)
     rows = _fetch(store, query)
-    _yuan(rows, "face_value_fen", "deducted_fen", "lapsed_fen", "remaining_fen")
+    _yuan(rows, "face_value_fen", "deducted_fen", "lapsed_fen", "cancelled_fen", "remaining_fen")
     columns = [
         "voucher",
         "programme",
@@ -73,13 +76,14 @@ def balances(
         "face_value",
         "deducted",
         "lapsed",
+        "cancelled",
         "remaining",
         "redemptions",
         "status",
     ]
     totals = {
         c: sum((r[c] for r in rows), start=from_fen(0))
-        for c in ("face_value", "deducted", "lapsed", "remaining")
+        for c in ("face_value", "deducted", "lapsed", "cancelled", "remaining")
     }
     totals["voucher"] = f"{len(rows)} vouchers"
     return Report("Voucher balances", columns, rows, totals)
@@ -124,12 +128,17 @@ def payment_instructions(store: ReadModelStore, programme: str | None = None) ->
     if programme:
         query = query.where(payments.c.programme == programme)
     rows = _fetch(store, query)
-    _yuan(rows, "amount_fen")
+    _yuan(rows, "amount_fen", "offset_fen", "settled_fen", "clawed_back_fen")
     columns = [
         "reference",
         "payee",
         "payee_name",
         "amount",
+        "offset",
+        "status",
+        "settled",
+        "value_date",
+        "clawed_back",
         "purpose",
         "programme",
         "year",
@@ -198,3 +207,86 @@ def special_round(store: ReadModelStore, programme: str) -> Report:
         "voucher": f"unused places by tier: {summary.get('unused_places') or '-'}",
     }
     return Report(f"Special round {programme}", columns, rows, totals)
+
+
+def _bar_status(row: dict[str, Any], on: date) -> str:
+    day = on.isoformat()
+    end = min(row["barred_until"], row["lifted_on"]) if row["lifted_on"] else row["barred_until"]
+    if day < row["barred_from"]:
+        return "not yet"
+    if day < end:
+        return "barred"
+    return "lifted" if row["lifted_on"] and row["lifted_on"] <= day else "ended"
+
+
+def debarment_register(store: ReadModelStore, on: date, entity: str | None = None) -> Report:
+    """Bars and their status on a business date (CD-11). ``barred_until`` is the first day free."""
+    query = select(debarments).order_by(debarments.c.entity, debarments.c.barred_from)
+    if entity:
+        query = query.where(debarments.c.entity == entity)
+    rows = _fetch(store, query)
+    for r in rows:
+        r["status_on_date"] = _bar_status(r, on)
+    columns = [
+        "entity",
+        "case_ref",
+        "policy",
+        "barred_from",
+        "barred_until",
+        "lifted_on",
+        "lift_reason",
+        "status_on_date",
+    ]
+    barred = sum(r["status_on_date"] == "barred" for r in rows)
+    title = f"Debarment register on {on}" + (f" for {entity}" if entity else "")
+    totals = {"entity": f"{len(rows)} bars", "status_on_date": f"{barred} barred"}
+    return Report(title, columns, rows, totals)
+
+
+def credit_record_register(store: ReadModelStore, entity: str) -> Report:
+    query = select(credit_records).where(credit_records.c.entity == entity)
+    rows = _fetch(store, query.order_by(credit_records.c.listed_from))
+    columns = ["entity", "reference", "kind", "source", "listed_from", "listed_until"]
+    return Report(f"Credit records of {entity}", columns, rows)
+
+
+AGEING = ((0, "not due"), (30, "1-30 days"), (90, "31-90 days"), (180, "91-180 days"))
+
+
+def _bucket(days: int) -> str:
+    for limit, label in AGEING:
+        if days <= limit:
+            return label
+    return "over 180 days"
+
+
+def receivables_ledger(store: ReadModelStore, on: date) -> Report:
+    """Clawback receivables: demanded − repaid − offset − written off, aged on ``on``."""
+    rows = _fetch(store, select(receivables).order_by(receivables.c.case_ref))
+    for r in rows:
+        outstanding = r["demanded_fen"] - r["repaid_fen"] - r["offset_fen"] - r["written_off_fen"]
+        r["outstanding_fen"] = outstanding
+        due = date.fromisoformat(r["due_date"]) if r["due_date"] else None
+        r["days_overdue"] = max(0, (on - due).days) if due and outstanding > 0 else 0
+        r["ageing"] = _bucket(r["days_overdue"]) if outstanding > 0 else "settled"
+    _yuan(rows, "demanded_fen", "repaid_fen", "offset_fen", "written_off_fen", "outstanding_fen")
+    columns = [
+        "case_ref",
+        "programme",
+        "entity",
+        "finding_date",
+        "due_date",
+        "demanded",
+        "repaid",
+        "offset",
+        "written_off",
+        "outstanding",
+        "days_overdue",
+        "ageing",
+    ]
+    totals = {
+        c: sum((r[c] for r in rows), start=from_fen(0))
+        for c in ("demanded", "repaid", "offset", "written_off", "outstanding")
+    }
+    totals["case_ref"] = f"{len(rows)} cases"
+    return Report(f"Receivables on {on}", columns, rows, totals)

@@ -64,7 +64,8 @@ class World:
         events = self.app.apply_for_voucher(
             ctx or at(2, 1), PROGRAMME, "inclusive", self.applicants[applicant]
         )
-        return str(events[-1].number)  # type: ignore[attr-defined]
+        (issued,) = [e for e in events if type(e).__qualname__ == "Voucher.Issued"]
+        return str(issued.number)  # type: ignore[attr-defined]
 
     def redeem(
         self,

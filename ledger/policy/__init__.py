@@ -31,6 +31,12 @@ APPLICANT_KINDS = ("enterprise", "research-institute", "university")
 SUPPLIER_KINDS = ("data-centre", "scheduling-platform")
 FUNDING_SOURCES = ("city", "district", "province")
 EVIDENCE_KINDS = ("contract", "payment-proof", "invoice", "service-proof")
+CREDIT_RECORD_KINDS = (
+    "serious-dishonesty",
+    "major-safety-accident",
+    "safety-production-blacklist",
+    "environmental-credit-blacklist",
+)
 
 
 class PolicyFileError(ValueError):
@@ -302,6 +308,9 @@ _POLICY_PARAMS: dict[str, Any] = {
     "suppliers.listing": lambda p, w: _choice(p, w, ("half-yearly", "none")),
     "suppliers.affiliated_parties_excluded": _bool,
     "services.eligible": lambda p, w: _strings(p, w, KNOWN_SERVICES),
+    "enforcement.debarment_years": lambda p, w: _int(p, w, minimum=1),
+    "enforcement.credit_lookback_years": lambda p, w: _int(p, w, minimum=0),
+    "enforcement.disqualifying_records": lambda p, w: _strings(p, w, CREDIT_RECORD_KINDS),
 }
 
 
@@ -333,6 +342,7 @@ def policy_from_mapping(raw: dict[str, Any]) -> Policy:
         "suppliers",
         "services",
         "instruments",
+        "enforcement",
     }
     unknown = sorted(set(raw) - sections)
     if unknown:
@@ -344,7 +354,7 @@ def policy_from_mapping(raw: dict[str, Any]) -> Policy:
         if not isinstance(table, dict):
             raise PolicyFileError(f"{section}: missing table")
         params[path] = check(_param(table, key, section), path)
-    for section in ("validity", "applicants", "suppliers", "services"):
+    for section in ("validity", "applicants", "suppliers", "services", "enforcement"):
         for key in raw[section]:
             if f"{section}.{key}" not in _POLICY_PARAMS:
                 raise PolicyFileError(f"{section}.{key}: not a parameter this engine knows")

@@ -20,6 +20,16 @@ ORDER = [
     "redeem",
     "claim-reimbursement",
     "reimburse",
+    "record-settlement",
+    "open-case",
+    "record-fraud-finding",
+    "demand-clawback",
+    "record-repayment",
+    "write-off",
+    "lift-debarment",
+    "offset-clawback",
+    "record-credit-listing",
+    "end-credit-listing",
     "apply-special",
     "rank-special",
     "review-special",
@@ -40,6 +50,21 @@ def test_the_documented_examples_run_as_a_batch(ledger: Ledger, tmp_path: Path) 
     # The special-round examples are about a second applicant, registered here.
     special = examples["apply-special"]["applicant"]
     lines.insert(1, {**examples["register-applicant"], "credit_code": special, "name": "其他"})
+    # The offset example needs a later payment to the supplier once its bar is lifted: a
+    # second bill for the service of 2025-06-20, redeemed, claimed and reimbursed in August.
+    second = {"invoice_number": "INV-2025-000124"}
+    later = [
+        {
+            **examples["redeem"],
+            **second,
+            "service_date": "2025-06-20",
+            "at": "2025-08-06T10:00:00+08:00",
+        },
+        {**examples["claim-reimbursement"], **second, "at": "2025-08-10T10:00:00+08:00"},
+        {**examples["reimburse"], **second, "at": "2025-08-20T10:00:00+08:00"},
+    ]
+    offset_at = lines.index(examples["offset-clawback"])
+    lines[offset_at:offset_at] = later
     source = tmp_path / "examples.jsonl"
     source.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
     out = io.StringIO()

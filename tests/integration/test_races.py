@@ -24,7 +24,7 @@ def _apply_all(db_url: str, applicants: list[str]) -> list[str]:
             )
             try:
                 events = execute(ledger.app, command)
-                outcomes.append(events[-1].number)  # type: ignore[attr-defined]
+                outcomes.append(events[1].number)  # type: ignore[attr-defined]
             except Rejected as e:
                 outcomes.append(e.code)
     finally:

@@ -43,7 +43,12 @@ def world() -> World:
 
 def test_an_eligible_unit_gets_the_first_voucher(world: World) -> None:
     events = world.app.apply_for_voucher(at(2, 1), PROGRAMME, "inclusive", world.applicants[0])
-    assert event_names(events) == ["Programme.VoucherAllotted", "Voucher.Issued"]
+    assert event_names(events) == [
+        "Programme.VoucherAllotted",
+        "Voucher.Issued",
+        "EntityRecord.Started",  # the unit's standing: what it holds, any bar (CD-11)
+        "EntityRecord.VoucherReceived",
+    ]
     issued = events[1]
     assert issued.number == "CD-2025-INC-0001"
     assert issued.face_value == Decimal("10000.00")
@@ -242,7 +247,12 @@ def test_the_supplier_is_reimbursed_what_it_deducted(world: World) -> None:
         "already-claimed", world.app.claim_reimbursement, at(4, 2), supplier, "INV-9", EVIDENCE
     )
     paid = world.app.reimburse(at(4, 15), supplier, "INV-9")
-    assert event_names(paid) == ["Redemption.Reimbursed", "PaymentInstruction.Instructed"]
+    assert event_names(paid) == [
+        "Redemption.Reimbursed",
+        "PaymentInstruction.Instructed",
+        "EntityRecord.Started",
+        "EntityRecord.PaymentDue",
+    ]
     instruction = paid[1]
     assert (instruction.payee, instruction.amount, instruction.funding_source) == (
         supplier,
