@@ -9,8 +9,10 @@ are printed. Files: ``<db>``, ``<db>.commands.jsonl`` (the input) and
 
 from __future__ import annotations
 
+import io
 import json
 import random
+import tempfile
 from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,13 +21,19 @@ from typing import Any, TextIO
 
 from commands import render as r
 from commands.batch import run_batch
-from commands.wiring import open_ledger
+from commands.wiring import Ledger, open_ledger
 from ledger.clock import PROGRAMME_TZ
 from ledger.ids import make_credit_code
 from projections import reports
+from projections.store import ReadModelStore
 
 YEAR = 2025
 PROGRAMME = f"CD-{YEAR}"
+# The fraud case: supplier no. 6 is found to have forged proofs of service (CD-11).
+FRAUD_SUPPLIER = 5
+CASE = f"CASE-{YEAR}-001"
+CASE_OPENED = date(YEAR, 10, 1)
+FINDING = date(YEAR, 10, 15)
 EVIDENCE_KINDS = ("contract", "payment-proof", "invoice", "service-proof")
 
 
@@ -182,6 +190,8 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
                 add(day, redeem, minute=5)  # a retry with the same invoice: changes nothing
             if storage or affiliated_try or (service.month > 6 and supplier in unlisted_in_h2):
                 continue  # refused at the counter: nothing to claim
+            if supplier == suppliers[FRAUD_SUPPLIER] and day >= FINDING:
+                continue  # refused: the supplier is barred (CD-11)
             billed += bill
             claim_day = day + timedelta(days=rng.randrange(3, 20))
             evidence = {k: f"{k.upper()}-{invoice:06d}" for k in EVIDENCE_KINDS}
@@ -205,6 +215,18 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
             "deduction": "900.00",
         },
     )
+    add(
+        date(YEAR, 11, 5),
+        {
+            "command": "redeem",
+            "voucher": f"{PROGRAMME}-INC-0001",
+            "supplier": suppliers[FRAUD_SUPPLIER],
+            "bill_amount": "6000.00",
+            "invoice_number": "INV-AFTER-BAR",
+            "service_kind": "compute",
+            "service_date": f"{YEAR}-11-03",
+        },
+    )  # refused: the supplier is barred since the finding (CD-11)
     add(date(YEAR + 1, 1, 1), {"command": "expire-vouchers", "programme": PROGRAMME})
     add(
         date(YEAR + 1, 1, 3),
@@ -386,46 +408,156 @@ def _special_round(rng: random.Random, add: Any, inclusive_holders: list[str]) -
     add(date(YEAR, 5, 6), {"command": "finalise-special", **notice})
 
 
+def finance_and_enforcement(store: ReadModelStore, until: date) -> list[dict[str, Any]]:
+    """Finance records the bank's payments of the instructions issued so far; enforcement
+    opens the fraud case, finds, demands back what the supplier was paid, and records a
+    partial repayment. Built from the ledger's own read models, as the staff would."""
+    timed: list[tuple[str, dict[str, Any]]] = []
+    fraud = make_credit_code(f"91510100MA7{FRAUD_SUPPLIER:06d}")
+    paid_to_fraud: list[tuple[str, Decimal]] = []
+    for n, row in enumerate(reports.payment_instructions(store).rows):
+        value_date = date.fromisoformat(row["instructed_at"][:10]) + timedelta(days=7)
+        if row["status"] != "instructed" or value_date >= until:
+            continue
+        amount = row["amount"] - row["offset"]
+        timed.append(
+            (
+                _at(value_date),
+                {
+                    "command": "record-settlement",
+                    "payment": row["reference"],
+                    "amount": str(amount),
+                    "bank_reference": f"ICBC-{value_date:%Y%m%d}-{n:05d}",
+                    "value_date": value_date.isoformat(),
+                    "at": _at(value_date),
+                },
+            )
+        )
+        if row["payee"] == fraud:
+            paid_to_fraud.append((row["reference"], amount))
+    demanded = sum((a for _, a in paid_to_fraud), start=Decimal("0.00"))
+    case = {"case": CASE}
+    timed += [
+        (
+            _at(CASE_OPENED),
+            {
+                "command": "open-case",
+                **case,
+                "programme": PROGRAMME,
+                "entity": fraud,
+                "at": _at(CASE_OPENED),
+                "description": "proofs of service for GPU hours never delivered",
+            },
+        ),
+        (
+            _at(FINDING),
+            {
+                "command": "record-fraud-finding",
+                **case,
+                "finding_date": FINDING.isoformat(),
+                "at": _at(FINDING),
+                "finding": "usage logs forged for 2025 invoices",
+                "evidence": ["AUDIT-2025-031", "POLICE-REFERRAL-77"],
+            },
+        ),
+        (
+            _at(FINDING, 60),
+            {
+                "command": "demand-clawback",
+                **case,
+                "amount": str(demanded),
+                "payments": [ref for ref, _ in paid_to_fraud],
+                "due_date": f"{YEAR}-11-30",
+                "at": _at(FINDING, 60),
+            },
+        ),
+        (
+            _at(date(YEAR, 11, 20)),
+            {
+                "command": "record-repayment",
+                **case,
+                "amount": str((demanded * Decimal("0.4")).quantize(Decimal("0.01"))),
+                "bank_reference": "CCB-20251120-0091",
+                "value_date": f"{YEAR}-11-20",
+                "at": _at(date(YEAR, 11, 20)),
+            },
+        ),
+    ]
+    timed.sort(key=lambda t: t[0])
+    return [command for _, command in timed]
+
+
+def _run_phase(
+    ledger: Ledger, commands: list[dict[str, Any]], workdir: Path, name: str
+) -> list[dict[str, Any]]:
+    source = workdir / f"{name}.jsonl"
+    source.write_text(
+        "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in commands), encoding="utf-8"
+    )
+    out = io.StringIO()
+    run_batch(
+        ledger,
+        source,
+        out,
+        default_actor=f"demo-{name}",
+        now=lambda: datetime(YEAR, 1, 1, tzinfo=PROGRAMME_TZ),
+    )
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
 def run_demo(db: Path, out: TextIO) -> int:
     for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         stale.unlink(missing_ok=True)
     commands_file = Path(f"{db}.commands.jsonl")
     results_file = Path(f"{db}.results.jsonl")
-    commands = generate_year()
-    commands_file.write_text(
-        "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in commands), encoding="utf-8"
-    )
-    out.write(
-        f"Demo: the {PROGRAMME} programme year, {len(commands)} commands from {commands_file}\n\n"
-    )
+    year = generate_year()
+    split = _at(CASE_OPENED)
     ledger = open_ledger(str(db))
     try:
-        with results_file.open("w", encoding="utf-8") as results:
-            run_batch(
-                ledger,
-                commands_file,
-                results,
-                default_actor="demo-clerk",
-                now=lambda: datetime(YEAR, 1, 1, tzinfo=PROGRAMME_TZ),
-            )
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            # Until October; then finance and enforcement catch up; then the rest of the year.
+            before = [c for c in year if c["at"] < split]
+            after = [c for c in year if c["at"] >= split]
+            results = _run_phase(ledger, before, workdir, "clerks-jan-sep")
+            middle = finance_and_enforcement(ledger.store, CASE_OPENED)
+            results += _run_phase(ledger, middle, workdir, "finance-enforcement")
+            results += _run_phase(ledger, after, workdir, "clerks-oct-dec")
+        commands = before + middle + after
+        commands_file.write_text(
+            "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in commands),
+            encoding="utf-8",
+        )
+        results_file.write_text(
+            "".join(r.dumps({**res, "line": n}) + "\n" for n, res in enumerate(results, 1)),
+            encoding="utf-8",
+        )
+        out.write(
+            f"Demo: the {PROGRAMME} programme year, {len(commands)} commands "
+            f"(input: {commands_file}, results: {results_file})\n\n"
+        )
         outcomes: Counter[tuple[str, str]] = Counter()
-        for line, command in zip(
-            results_file.read_text(encoding="utf-8").splitlines(), commands, strict=True
-        ):
-            result = json.loads(line)
+        for result, command in zip(results, commands, strict=True):
             outcomes[(command["command"], "accepted" if result["ok"] else result["error"])] += 1
         out.write("Outcomes (command, result, count):\n")
         for (name, outcome), count in sorted(outcomes.items()):
             out.write(f"  {name:<22} {outcome:<32} {count:>5}\n")
-        out.write("\n")
-        r.render_table(reports.quota(ledger.store), out)
-        out.write("\n")
-        r.render_table(reports.balances(ledger.store), out, limit=10)
-        out.write("\n")
-        r.render_table(reports.special_round(ledger.store, PROGRAMME), out, limit=12)
-        out.write("\n")
-        r.render_table(reports.payment_instructions(ledger.store), out, limit=5)
+        end_of_year = date(YEAR, 12, 31)
+        for report, limit in (
+            (reports.quota(ledger.store), None),
+            (reports.balances(ledger.store), 10),
+            (reports.special_round(ledger.store, PROGRAMME), 12),
+            (reports.payment_instructions(ledger.store), 5),
+            (reports.debarment_register(ledger.store, end_of_year), None),
+            (reports.receivables_ledger(ledger.store, end_of_year), None),
+        ):
+            out.write("\n")
+            r.render_table(report, out, limit=limit)
     finally:
         ledger.close()
-    out.write(f"\nLedger: {db}  (try: voucher-ledger --db {db} balances --holder …)\n")
+    out.write(
+        f"\nLedger: {db}. Try: voucher-ledger --db {db} explain CD-2025-SPC-0006\n"
+        f"                     voucher-ledger --db {db} explain "
+        f"{make_credit_code(f'91510100MA7{FRAUD_SUPPLIER:06d}')}\n"
+    )
     return 0

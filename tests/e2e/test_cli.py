@@ -358,3 +358,21 @@ def test_the_demo_runs_a_year_and_prints_the_reports(tmp_path: Path) -> None:
     assert "upheld" in story and "left the plan" in story
     sixth = cli("explain", "CD-2025-SPC-0006", db=db).stdout
     assert "paid to the" in sixth and "ranked" in sixth
+
+    # Enforcement: the fraud case of the demo year.
+    fraud = make_credit_code("91510100MA7000005")
+    status = cli("debarment-status", fraud, "--on", "2028-10-14", "--format", "json", db=db)
+    (bar,) = json.loads(status.stdout)["rows"]
+    assert (bar["barred_from"], bar["barred_until"], bar["status_on_date"]) == (
+        "2025-10-15",
+        "2028-10-15",
+        "barred",
+    )
+    free = cli("debarment-status", fraud, "--on", "2028-10-15", "--format", "json", db=db)
+    assert json.loads(free.stdout)["rows"][0]["status_on_date"] == "ended"
+    (owed,) = json.loads(
+        cli("receivables", "--on", "2025-12-31", "--format", "json", db=db).stdout
+    )["rows"]
+    assert Decimal(owed["outstanding"]) == Decimal(owed["demanded"]) - Decimal(owed["repaid"]) > 0
+    assert owed["ageing"] == "31-90 days"
+    assert "Fraud was found on 2025-10-15" in cli("explain", fraud, db=db).stdout
