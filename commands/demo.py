@@ -505,25 +505,30 @@ def _run_phase(
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
+def play_year(ledger: Ledger) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run the demo year: the clerks until October; finance and enforcement catch up; the rest
+    of the year. Returns the commands in the order run, and their results."""
+    year = generate_year()
+    split = _at(CASE_OPENED)
+    before = [c for c in year if c["at"] < split]
+    after = [c for c in year if c["at"] >= split]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        results = _run_phase(ledger, before, workdir, "clerks-jan-sep")
+        middle = finance_and_enforcement(ledger.store, CASE_OPENED)
+        results += _run_phase(ledger, middle, workdir, "finance-enforcement")
+        results += _run_phase(ledger, after, workdir, "clerks-oct-dec")
+    return before + middle + after, results
+
+
 def run_demo(db: Path, out: TextIO) -> int:
     for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         stale.unlink(missing_ok=True)
     commands_file = Path(f"{db}.commands.jsonl")
     results_file = Path(f"{db}.results.jsonl")
-    year = generate_year()
-    split = _at(CASE_OPENED)
     ledger = open_ledger(str(db))
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            workdir = Path(tmp)
-            # Until October; then finance and enforcement catch up; then the rest of the year.
-            before = [c for c in year if c["at"] < split]
-            after = [c for c in year if c["at"] >= split]
-            results = _run_phase(ledger, before, workdir, "clerks-jan-sep")
-            middle = finance_and_enforcement(ledger.store, CASE_OPENED)
-            results += _run_phase(ledger, middle, workdir, "finance-enforcement")
-            results += _run_phase(ledger, after, workdir, "clerks-oct-dec")
-        commands = before + middle + after
+        commands, results = play_year(ledger)
         commands_file.write_text(
             "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in commands),
             encoding="utf-8",
