@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 import textwrap
@@ -26,6 +27,7 @@ from ledger.clock import local_date
 from ledger.errors import InvalidInput, Rejected
 from ledger.ids import parse_credit_code
 from projections import reports
+from projections.store import ReadModelStore
 
 USERS = {
     "clerk": "programme office",
@@ -109,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Commands by user:\n"
         + by_user
         + "\n  reports: balances, quota, payments, special-round, debarment-status, debarments,"
-        "\n           receivables, explain\n"
+        "\n           receivables, explain (reports take --as-of)\n"
+        "  auditors: audit rebuild [--check], audit digest, audit verify, audit history,\n"
+        "            audit export, audit verify-export\n"
         "  batch and replay: run, rebuild, demo\n"
         "Exit codes: 0 accepted, 1 rejected by a rule, 2 malformed input.",
     )
@@ -121,18 +125,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("file", type=Path)
     run.set_defaults(handler=_run)
 
+    as_of = argparse.ArgumentParser(add_help=False)
+    as_of.add_argument(
+        "--as-of",
+        default=None,
+        help="the ledger as it stood: a log position, or a recorded time (ISO with zone); "
+        "replayed into a scratch store, the live read models are not touched",
+    )
     for name, help_text in (
         ("balances", "voucher balances"),
         ("quota", "quota and budget use per programme and instrument"),
         ("payments", "payment instructions"),
     ):
-        rp = sub.add_parser(name, parents=[common], help=help_text)
+        rp = sub.add_parser(name, parents=[common, as_of], help=help_text)
         rp.add_argument("--programme", help="only this programme, e.g. CD-2025")
         if name == "balances":
             rp.add_argument("--holder", help="only this holder's credit code")
+            rp.add_argument(
+                "--on",
+                type=_date_option,
+                default=None,
+                help="business-date view: only facts dated on or before this day",
+            )
         rp.set_defaults(handler=_report, report=name)
 
-    sr = sub.add_parser("special-round", parents=[common], help="the special-voucher round")
+    sr = sub.add_parser("special-round", parents=[common, as_of], help="the special-voucher round")
     sr.add_argument("--programme", required=True, help="programme, e.g. CD-2025")
     sr.set_defaults(handler=_report, report="special-round", holder=None)
 
@@ -141,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("debarments", "the debarment register, with each bar's status on a date"),
         ("receivables", "clawback receivables with ageing on a date"),
     ):
-        rp = sub.add_parser(name, parents=[common], help=help_text)
+        rp = sub.add_parser(name, parents=[common, as_of], help=help_text)
         if name == "debarment-status":
             rp.add_argument("entity", help="credit code")
         rp.add_argument(
@@ -154,6 +171,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.add_argument("subject", help="voucher number (CD-2025-SPC-0001) or credit code")
     ex.set_defaults(handler=_explain)
+
+    audit = sub.add_parser("audit", help="auditors: replay, verify, history, export")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="AUDIT_COMMAND", required=True)
+    check = audit_sub.add_parser(
+        "rebuild", parents=[common], help="rebuild the read models (with --check: compare only)"
+    )
+    check.add_argument(
+        "--check",
+        action="store_true",
+        help="replay into a scratch store and diff against the live read models; exit 1 on "
+        "any difference; writes nothing",
+    )
+    check.set_defaults(handler=_audit_rebuild)
+    audit_sub.add_parser(
+        "digest", parents=[common], help="print the hash chain's head to keep outside"
+    ).set_defaults(handler=_audit_digest)
+    verify = audit_sub.add_parser(
+        "verify", parents=[common], help="recompute the hash chain; name the first change"
+    )
+    verify.add_argument("--digest", type=Path, help="a digest kept from `audit digest`")
+    verify.set_defaults(handler=_audit_verify)
+    hist = audit_sub.add_parser(
+        "history", parents=[common], help="every event that touched a voucher, entity or payment"
+    )
+    hist.add_argument("subject", help="voucher number, credit code or payment reference")
+    hist.set_defaults(handler=_audit_history)
+    export = audit_sub.add_parser("export", parents=[common], help="write an audit pack")
+    export.add_argument("directory", type=Path)
+    export.set_defaults(handler=_audit_export)
+    vexport = audit_sub.add_parser(
+        "verify-export", parents=[common], help="re-check an audit pack offline"
+    )
+    vexport.add_argument("directory", type=Path)
+    vexport.set_defaults(handler=_audit_verify_export)
+
+    admin = sub.add_parser("admin", help="administrators: database set-up")
+    admin_sub = admin.add_subparsers(dest="admin_command", metavar="ADMIN_COMMAND", required=True)
+    role = admin_sub.add_parser(
+        "create-auditor-role",
+        parents=[common],
+        help="PostgreSQL: a read-only auditor role (voucher_ledger_auditor)",
+    )
+    role.add_argument("--login", help="also create this login role in the auditor role")
+    role.set_defaults(handler=_create_auditor_role)
 
     rb = sub.add_parser("rebuild", parents=[common], help="drop the read models, replay the log")
     rb.set_defaults(handler=_rebuild)
@@ -195,11 +256,12 @@ def _write_command(spec: CommandSpec, args: argparse.Namespace, out: TextIO) -> 
 class _ledger:
     """Open the ledger named by --db for the length of one command."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, *, read_only: bool = False) -> None:
         self.db = getattr(args, "db", None)
+        self.read_only = read_only
 
     def __enter__(self) -> Ledger:
-        self.ledger = open_ledger(self.db)
+        self.ledger = open_ledger(self.db, read_only=self.read_only)
         return self.ledger
 
     def __exit__(self, *exc: object) -> None:
@@ -215,26 +277,139 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:
-    with _ledger(args) as ledger:
-        ledger.runner.catch_up(progress=_progress(ledger, sys.stderr))
-        if args.report == "balances":
-            report = reports.balances(ledger.store, args.programme, args.holder)
-        elif args.report == "quota":
-            report = reports.quota(ledger.store, args.programme)
-        elif args.report == "special-round":
-            report = reports.special_round(ledger.store, args.programme)
-        elif args.report in ("debarment-status", "debarments"):
-            entity = (
-                parse_credit_code(args.entity, field="entity")
-                if args.report == ("debarment-status")
-                else None
-            )
-            report = reports.debarment_register(ledger.store, args.on or _today(), entity)
-        elif args.report == "receivables":
-            report = reports.receivables_ledger(ledger.store, args.on or _today())
+    from commands.audit import AsOf, replay
+
+    on = getattr(args, "on", None) if args.report == "balances" else None
+    # A replay (--as-of, a business-date view) writes nothing: it runs read-only.
+    with _ledger(args, read_only=bool(args.as_of or on)) as ledger:
+        progress = _progress(ledger, sys.stderr)
+        if args.as_of or on:
+            # As it stood, or a business-date view: a scratch replay; the live store is untouched.
+            store = replay(ledger, AsOf.parse(args.as_of) if args.as_of else None, progress, on)
         else:
-            report = reports.payment_instructions(ledger.store, args.programme)
+            ledger.runner.catch_up(progress=progress)
+            store = ledger.store
+        report = _build_report(args, store)
+    _end_progress(progress)
     r.render(report, args.format, out)
+    return EXIT_OK
+
+
+def _build_report(args: argparse.Namespace, store: ReadModelStore) -> reports.Report:
+    if args.report == "balances":
+        report = reports.balances(store, args.programme, args.holder)
+    elif args.report == "quota":
+        report = reports.quota(store, args.programme)
+    elif args.report == "special-round":
+        report = reports.special_round(store, args.programme)
+    elif args.report in ("debarment-status", "debarments"):
+        entity = (
+            parse_credit_code(args.entity, field="entity")
+            if args.report == ("debarment-status")
+            else None
+        )
+        report = reports.debarment_register(store, args.on or _today(), entity)
+    elif args.report == "receivables":
+        report = reports.receivables_ledger(store, args.on or _today())
+    else:
+        report = reports.payment_instructions(store, args.programme)
+    return report
+
+
+def _end_progress(progress: object) -> None:
+    if progress is not None:
+        sys.stderr.write("\n")
+
+
+def _audit_rebuild(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.check:
+        return _rebuild(args, out)
+    from commands.audit import rebuild_check
+
+    with _ledger(args, read_only=True) as ledger:
+        progress = _progress(ledger, sys.stderr)
+        differences = rebuild_check(ledger, progress)
+    _end_progress(progress)
+    if differences:
+        out.write("\n".join(differences) + "\n")
+        out.write(f"audit rebuild --check: {len(differences)} differences\n")
+        return EXIT_REJECTED
+    out.write("audit rebuild --check: the live read models equal a replay from position 0\n")
+    return EXIT_OK
+
+
+def _audit_digest(args: argparse.Namespace, out: TextIO) -> int:
+    from projections.chain import digest_of
+
+    with _ledger(args, read_only=True) as ledger:
+        digest = digest_of(ledger.app.recorder)
+    out.write(json.dumps({**digest.as_json(), "taken_at": wall_clock().isoformat()}) + "\n")
+    return EXIT_OK
+
+
+def _audit_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from projections.chain import Digest, verify
+
+    kept = None
+    if args.digest:
+        try:
+            kept = Digest.from_json(json.loads(args.digest.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError) as e:
+            raise InvalidInput("invalid-value", f"--digest: unreadable digest ({e})") from None
+    with _ledger(args, read_only=True) as ledger:
+        verdict = verify(ledger.app.recorder, ledger.store.engine, kept)
+    for problem in verdict.problems:
+        out.write(problem + "\n")
+    if not verdict.ok:
+        out.write(
+            f"audit verify: TAMPERED — the log first differs at position "
+            f"{verdict.first_bad_position}\n"
+        )
+        return EXIT_REJECTED
+    out.write(
+        f"audit verify: {verdict.events:,} events, chain intact up to position "
+        f"{verdict.head[0]} (head {verdict.head[1]})"
+        + (", matches the kept digest" if kept else "")
+        + "\n"
+    )
+    return EXIT_OK
+
+
+def _audit_history(args: argparse.Namespace, out: TextIO) -> int:
+    from commands.audit import history
+
+    with _ledger(args, read_only=True) as ledger:
+        progress = _progress(ledger, sys.stderr)
+        report = history(ledger, args.subject, progress)
+    _end_progress(progress)
+    r.render(report, args.format, out)
+    return EXIT_OK
+
+
+def _audit_export(args: argparse.Namespace, out: TextIO) -> int:
+    from commands.audit import export_pack
+
+    with _ledger(args, read_only=True) as ledger:
+        progress = _progress(ledger, sys.stderr)
+        manifest = export_pack(ledger, args.directory, progress)
+    _end_progress(progress)
+    out.write(
+        f"audit pack in {args.directory}: {manifest['events']:,} events, "
+        f"{len(manifest['files'])} files, head {manifest['head']['hash']}\n"
+    )
+    return EXIT_OK
+
+
+def _audit_verify_export(args: argparse.Namespace, out: TextIO) -> int:
+    from commands.audit import verify_pack
+
+    problems = verify_pack(args.directory)
+    for problem in problems:
+        out.write(problem + "\n")
+    if problems:
+        out.write(f"audit verify-export: {args.directory} does NOT verify\n")
+        return EXIT_REJECTED
+    out.write(f"audit verify-export: {args.directory} verifies\n")
     return EXIT_OK
 
 
@@ -248,6 +423,18 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
         out.write(r.dumps({"subject": args.subject, "explanation": paragraphs}) + "\n")
     else:
         out.write("\n\n".join(textwrap.fill(p, width=100) for p in paragraphs) + "\n")
+    return EXIT_OK
+
+
+def _create_auditor_role(args: argparse.Namespace, out: TextIO) -> int:
+    from commands.wiring import create_auditor_role
+
+    with _ledger(args) as ledger:
+        try:
+            statements = create_auditor_role(ledger, args.login)
+        except ValueError as e:
+            raise InvalidInput("invalid-value", str(e)) from None
+    out.write(";\n".join(statements) + ";\n")
     return EXIT_OK
 
 
@@ -275,6 +462,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.format = getattr(args, "format", None) or "table"
     try:
         return int(args.handler(args, sys.stdout))
+    except BrokenPipeError:
+        # The reader (e.g. `head`) stopped reading: not an error of ours.
+        sys.stderr.close()
+        return EXIT_OK
     except InvalidInput as e:
         sys.stderr.write(f"voucher-ledger: invalid input ({e.code}): {e.message}\n")
         return EXIT_MALFORMED

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.application import VoucherLedger
 from ledger.policy import bundled_policies
+from projections.chain import audit_chain
 from projections.ledger_views import all_read_models
 from projections.runner import ProjectionRunner
 from projections.store import ReadModelStore
@@ -106,7 +107,36 @@ def _postgres(url: str) -> tuple[dict[str, str], Engine, str]:
 CACHE = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
 
 
-def open_ledger(db: str | None = None) -> Ledger:
+# PostgreSQL refuses UPDATE, DELETE and TRUNCATE on the event table: the log is append-only at
+# the database too, whatever client connects. Created once, then left alone (no lock taken on
+# every open).
+APPEND_ONLY_SQL = """
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'voucher_ledger_refuse_change') THEN
+    CREATE FUNCTION voucher_ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $f$
+    BEGIN
+      RAISE EXCEPTION 'the voucher ledger event log is append-only: %% refused', TG_OP;
+    END $f$;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'voucher_ledger_append_only') THEN
+    CREATE TRIGGER voucher_ledger_append_only BEFORE UPDATE OR DELETE ON {table}
+      FOR EACH ROW EXECUTE FUNCTION voucher_ledger_refuse_change();
+    CREATE TRIGGER voucher_ledger_no_truncate BEFORE TRUNCATE ON {table}
+      FOR EACH STATEMENT EXECUTE FUNCTION voucher_ledger_refuse_change();
+  END IF;
+END $$;
+"""
+
+
+def events_table(app: VoucherLedger) -> str:
+    """The event table's name on PostgreSQL (the library prefixes it with the app's name)."""
+    return f"{app.name.lower()}_events"
+
+
+def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
+    """Open the ledger. ``read_only`` (auditors' commands) creates and changes nothing, so a
+    role that may only read can run them."""
     target = resolve_db(db)
     if target.startswith(("postgresql://", "postgres://")):
         env, engine, location = _postgres(target)
@@ -118,11 +148,53 @@ def open_ledger(db: str | None = None) -> Ledger:
     # idempotent, so the losers simply try again.
     for attempt in range(SCHEMA_ATTEMPTS):
         try:
-            app = VoucherLedger(bundled_policies(), env={**env, **CACHE})
-            store = ReadModelStore(engine, all_read_models())
+            create = {"CREATE_TABLE": "n"} if read_only else {}
+            app = VoucherLedger(bundled_policies(), env={**env, **CACHE, **create})
+            store = ReadModelStore(
+                engine, all_read_models(), extra_tables=[audit_chain], create=not read_only
+            )
+            if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres" and not read_only:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(APPEND_ONLY_SQL.format(table=events_table(app)))
             break
         except (PersistenceError, SQLAlchemyError):
             if attempt == SCHEMA_ATTEMPTS - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
-    return Ledger(app, store, ProjectionRunner(app, store), location)
+    return Ledger(app, store, ProjectionRunner(app, store, chain=True), location)
+
+
+AUDITOR_ROLE = "voucher_ledger_auditor"
+
+
+def create_auditor_role(ledger: Ledger, login: str | None) -> list[str]:
+    """PostgreSQL: a group role that may read every table and write none; optionally a login
+    role in it (its password, if any, from VOUCHER_LEDGER_NEW_ROLE_PASSWORD). Returns the SQL
+    run. Needs a user allowed to create roles and grant on the tables (e.g. the owner)."""
+    if not ledger.location.startswith("PostgreSQL"):
+        raise ValueError(
+            "roles exist on PostgreSQL only; a SQLite file's readers are its file permissions"
+        )
+    database = ledger.store.engine.url.database
+    statements = [
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{AUDITOR_ROLE}') "
+        f"THEN CREATE ROLE {AUDITOR_ROLE} NOLOGIN; END IF; END $$",
+        f'GRANT CONNECT ON DATABASE "{database}" TO {AUDITOR_ROLE}',
+        f"GRANT USAGE ON SCHEMA public TO {AUDITOR_ROLE}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDITOR_ROLE}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {AUDITOR_ROLE}",
+    ]
+    password = os.environ.get("VOUCHER_LEDGER_NEW_ROLE_PASSWORD") or ""
+    if login:
+        if not login.isidentifier():
+            raise ValueError(f"{login!r} is not a plain role name")
+        secret = " PASSWORD '" + password.replace("'", "''") + "'" if password else ""
+        statements.append(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{login}') "
+            f"THEN CREATE ROLE {login} LOGIN IN ROLE {AUDITOR_ROLE}{secret}; END IF; END $$"
+        )
+    with ledger.store.engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    # What is shown never contains the password.
+    return [s.replace(password, "***") if password else s for s in statements]

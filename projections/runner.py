@@ -6,25 +6,47 @@ all use it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from ledger.application import VoucherLedger
+from ledger.clock import local_date
+from projections.chain import chain_head, extend
 from projections.store import Page, ReadModelStore
 
 Progress = Callable[[int, int], None]  # (applied so far, position reached)
 
 
 class ProjectionRunner:
-    def __init__(self, app: VoucherLedger, store: ReadModelStore, page_size: int = 2000) -> None:
+    def __init__(
+        self,
+        app: VoucherLedger,
+        store: ReadModelStore,
+        page_size: int = 2000,
+        *,
+        chain: bool = False,
+    ) -> None:
         self.app = app
         self.store = store
         self.page_size = page_size
+        self.chain = chain  # extend the audit hash chain too (the live store does)
 
-    def catch_up(self, stop: int | None = None, progress: Progress | None = None) -> int:
-        """Apply every notification after each read model's position (up to ``stop``).
-        Returns how many notifications were read."""
+    def catch_up(
+        self,
+        stop: int | None = None,
+        progress: Progress | None = None,
+        until: datetime | None = None,
+        business_day: date | None = None,
+    ) -> int:
+        """Apply every notification after each read model's position, up to position
+        ``stop`` or to the last event recorded at or before ``until``. With ``business_day``,
+        only events whose business date is on or before it are applied (a business-date view:
+        never for the live store). Returns how many notifications were read."""
         positions = self.store.positions()
         start = min(positions.values(), default=0)
+        if self.chain:
+            with self.store.engine.connect() as conn:
+                start = min(start, chain_head(conn)[0])
         applied = 0
         while True:
             notifications = self.app.recorder.select_notifications(
@@ -35,22 +57,36 @@ class ProjectionRunner:
             decoded: list[tuple[int, Any]] = [
                 (n.id, self.app.mapper.to_domain_event(n)) for n in notifications
             ]
+            finished = False
+            if until is not None:
+                cut = next((i for i, (_, e) in enumerate(decoded) if e.timestamp > until), None)
+                if cut is not None:
+                    decoded, notifications, finished = decoded[:cut], notifications[:cut], True
+                if not decoded:
+                    break
             last = notifications[-1].id
             with self.store.engine.begin() as conn:
                 page = Page(conn)
                 for rm in self.store.read_models:
                     seen = positions[rm.name]
-                    fresh = [event for nid, event in decoded if nid > seen]
+                    fresh = [
+                        event
+                        for nid, event in decoded
+                        if nid > seen
+                        and (business_day is None or local_date(event.at) <= business_day)
+                    ]
                     if fresh:
                         rm.apply(page, fresh)
                         positions[rm.name] = last
                 page.flush()
                 self.store.save_positions(conn, positions)
+                if self.chain:
+                    extend(conn, notifications)
             applied += len(notifications)
             start = last
             if progress is not None:
                 progress(applied, last)
-            if len(notifications) < self.page_size:
+            if finished or len(notifications) < self.page_size:
                 break
         return applied
 

@@ -123,11 +123,19 @@ class Page:
 class ReadModelStore:
     """Where read models live: the ledger's database, or a scratch SQLite for replays."""
 
-    def __init__(self, engine: Engine, read_models: Sequence[ReadModel]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        read_models: Sequence[ReadModel],
+        extra_tables: Sequence[Table] = (),
+        *,
+        create: bool = True,
+    ) -> None:
         self.engine = engine
         self.read_models = list(read_models)
-        self.tables = [tracking, *[t for rm in self.read_models for t in rm.tables]]
-        metadata.create_all(engine, tables=self.tables)
+        self.tables = [t for rm in self.read_models for t in rm.tables]
+        if create:
+            metadata.create_all(engine, tables=[tracking, *self.tables, *extra_tables])
 
     @classmethod
     def scratch(cls, read_models: Sequence[ReadModel]) -> ReadModelStore:
@@ -161,7 +169,7 @@ class ReadModelStore:
 
     def dump(self, tables: Iterable[Table] | None = None) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every read-model table, in key order: what rebuild checks compare."""
-        chosen = list(tables) if tables is not None else self.tables[1:]
+        chosen = list(tables) if tables is not None else self.tables
         out: dict[str, list[tuple[Any, ...]]] = {}
         with self.engine.connect() as conn:
             for t in chosen:

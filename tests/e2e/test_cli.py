@@ -376,3 +376,33 @@ def test_the_demo_runs_a_year_and_prints_the_reports(tmp_path: Path) -> None:
     assert Decimal(owed["outstanding"]) == Decimal(owed["demanded"]) - Decimal(owed["repaid"]) > 0
     assert owed["ageing"] == "31-90 days"
     assert "Fraud was found on 2025-10-15" in cli("explain", fraud, db=db).stdout
+
+
+def test_an_auditor_replays_verifies_and_exports(tmp_path: Path) -> None:
+    db = str(tmp_path / "audit.db")
+    assert cli("run", str(write_jsonl(tmp_path / "a.jsonl", *SETUP)), db=db).returncode == 0
+    check = cli("audit", "rebuild", "--check", db=db)
+    assert check.returncode == 0 and "equal a replay" in check.stdout
+    digest = cli("audit", "digest", db=db)
+    kept = tmp_path / "digest.json"
+    kept.write_text(digest.stdout)
+    assert json.loads(digest.stdout)["events"] > 5
+    assert cli("audit", "verify", "--digest", str(kept), db=db).returncode == 0
+    history = cli("audit", "history", APPLICANT, "--format", "csv", db=db)
+    assert history.returncode == 0 and "Voucher.Issued" in history.stdout
+
+    pack = tmp_path / "pack"
+    assert cli("audit", "export", str(pack), db=db).returncode == 0
+    assert cli("audit", "verify-export", str(pack), db=db).returncode == 0
+    with (pack / "rm_vouchers.csv").open("ab") as f:
+        f.write(b"x")
+    bad = cli("audit", "verify-export", str(pack), db=db)
+    assert bad.returncode == 1 and "rm_vouchers.csv: checksum differs" in bad.stdout
+
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = 3", (b"{}",))
+    tampered = cli("audit", "verify", "--digest", str(kept), db=db)
+    assert tampered.returncode == 1
+    assert "first differs at position 3" in tampered.stdout
