@@ -263,6 +263,13 @@ _SPECIAL_EVIDENCE = {
     "service-proof": "USAGE-2024",
 }
 _CD = ("programme", f.programme, "programme, e.g. CD-2025")
+_ROUND = Field(
+    "round",
+    f.text(20),
+    "the round: special (default) or a supplier-subsidy round such as R1",
+    required=False,
+)
+_SUBSIDY_ROUND = Field("round", f.text(20), "supplier-subsidy round name, e.g. R1")
 
 SPECIAL_ROUND: tuple[CommandSpec, ...] = (
     CommandSpec(
@@ -366,11 +373,17 @@ SPECIAL_ROUND: tuple[CommandSpec, ...] = (
         (
             Field(*_CD),
             Field("objection", f.text(64), "objection reference"),
-            Field("applicant", f.credit_code, "the applicant objected to"),
+            Field("applicant", f.credit_code, "the applicant (or supplier) objected to"),
             Field("grounds", f.text(), "grounds of the objection"),
+            _ROUND,
         ),
         lambda app, ctx, a: app.raise_objection(
-            ctx, a["programme"], a["objection"], a["applicant"], a["grounds"]
+            ctx,
+            a["programme"],
+            a["objection"],
+            a["applicant"],
+            a["grounds"],
+            a.get("round", "special"),
         ),
         {
             "programme": "CD-2025",
@@ -390,9 +403,15 @@ SPECIAL_ROUND: tuple[CommandSpec, ...] = (
             Field("objection", f.text(64), "objection reference"),
             Field("outcome", f.choice("upheld", "dismissed"), "upheld / dismissed"),
             Field("reason", f.text(), "why"),
+            _ROUND,
         ),
         lambda app, ctx, a: app.resolve_objection(
-            ctx, a["programme"], a["objection"], a["outcome"] == "upheld", a["reason"]
+            ctx,
+            a["programme"],
+            a["objection"],
+            a["outcome"] == "upheld",
+            a["reason"],
+            a.get("round", "special"),
         ),
         {
             "programme": "CD-2025",
@@ -653,5 +672,105 @@ ENFORCEMENT: tuple[CommandSpec, ...] = (
     ),
 )
 
-CATALOGUE: tuple[CommandSpec, ...] = (*INCLUSIVE_YEAR, *SPECIAL_ROUND, *ENFORCEMENT)
+SUPPLIER_SIDE: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "apply-supplier-subsidy",
+        "clerk",
+        "A supplier applies for its subsidy voucher in year Y: its base is year Y-1's "
+        "inclusive-voucher bills it served, plus the special-voucher holders' spend it served "
+        "(each at most what the holder evidenced). Affiliated or unlisted business is excluded "
+        "with its reason (CD-2, CD-3, CD-6, CD-10).",
+        (
+            Field(*_CD),
+            _SUBSIDY_ROUND,
+            Field("supplier", f.credit_code, "supplier's credit code"),
+            Field(
+                "special_holder_spend",
+                f.mapping(f.credit_code, f.amount),
+                "special-voucher holders' Y-1 spend served: HOLDER=AMOUNT",
+                required=False,
+                keyed=True,
+            ),
+        ),
+        lambda app, ctx, a: app.apply_supplier_subsidy(
+            ctx, a["programme"], a["round"], a["supplier"], a.get("special_holder_spend", {})
+        ),
+        {
+            "programme": "CD-2026",
+            "round": "R1",
+            "supplier": _SUPPLIER,
+            "at": "2026-02-10T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "plan-supplier-subsidy",
+        "clerk",
+        "Draw the round's plan: at most 20% of each base and at most the supplier's yearly "
+        "2,000,000 cap's headroom; what is capped off is recorded (CD-6).",
+        (Field(*_CD), _SUBSIDY_ROUND),
+        lambda app, ctx, a: app.plan_supplier_subsidy(ctx, a["programme"], a["round"]),
+        {"programme": "CD-2026", "round": "R1", "at": "2026-03-01T09:00:00+08:00"},
+    ),
+    CommandSpec(
+        "publish-supplier-subsidy-plan",
+        "clerk",
+        "Publish the drawn plan for public notice (CD-10).",
+        (
+            Field(*_CD),
+            _SUBSIDY_ROUND,
+            Field("notice_from", f.date_, "first day of the notice period"),
+            Field("notice_to", f.date_, "last day of the notice period"),
+        ),
+        lambda app, ctx, a: app.publish_supplier_subsidy_plan(
+            ctx, a["programme"], a["round"], a["notice_from"], a["notice_to"]
+        ),
+        {
+            "programme": "CD-2026",
+            "round": "R1",
+            "notice_from": "2026-03-02",
+            "notice_to": "2026-03-08",
+            "at": "2026-03-02T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "finalise-supplier-subsidy",
+        "clerk",
+        "After the notice period with no objection open: grant each supplier its planned "
+        "subsidy (never beyond the yearly cap, even across rounds) and record a payment "
+        "instruction to it (CD-6, CD-10).",
+        (Field(*_CD), _SUBSIDY_ROUND),
+        lambda app, ctx, a: app.finalise_supplier_subsidy(ctx, a["programme"], a["round"]),
+        {"programme": "CD-2026", "round": "R1", "at": "2026-03-10T09:00:00+08:00"},
+    ),
+    CommandSpec(
+        "certify-green-data-centre",
+        "clerk",
+        "Record a data centre's approval as a national green data centre: the one-off "
+        "1,000,000 green award is granted automatically, once per supplier ever (CD-7, "
+        "免申即享).",
+        (
+            Field(*_CD),
+            Field("supplier", f.credit_code, "the data centre's credit code"),
+            Field("certification_date", f.date_, "date of approval"),
+            Field("reference", f.text(64), "the approval's reference"),
+        ),
+        lambda app, ctx, a: app.certify_green_data_centre(
+            ctx, a["programme"], a["supplier"], a["certification_date"], a["reference"]
+        ),
+        {
+            "programme": "CD-2026",
+            "supplier": _SUPPLIER,
+            "certification_date": "2026-03-15",
+            "reference": "工信部 2026 国家绿色数据中心 第12号",
+            "at": "2026-03-16T09:00:00+08:00",
+        },
+    ),
+)
+
+CATALOGUE: tuple[CommandSpec, ...] = (
+    *INCLUSIVE_YEAR,
+    *SPECIAL_ROUND,
+    *ENFORCEMENT,
+    *SUPPLIER_SIDE,
+)
 BY_NAME = {spec.name: spec for spec in CATALOGUE}

@@ -110,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Event-sourced ledger for public compute-voucher programmes (算力券).",
         epilog="Commands by user:\n"
         + by_user
-        + "\n  reports: balances, quota, payments, special-round, debarment-status, debarments,"
-        "\n           receivables, explain (reports take --as-of)\n"
+        + "\n  reports: balances, quota, payments, special-round, supplier-subsidy, supplier-caps,"
+        "\n           debarment-status, debarments, receivables, explain (reports take --as-of)\n"
         "  auditors: audit rebuild [--check], audit digest, audit verify, audit history,\n"
         "            audit export, audit verify-export\n"
         "  batch and replay: run, rebuild, demo\n"
@@ -165,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
             "--on", type=_date_option, default=None, help="business date (default: today)"
         )
         rp.set_defaults(handler=_report, report=name, programme=None)
+
+    caps = sub.add_parser(
+        "supplier-caps", parents=[common, as_of], help="per supplier and year: the 2M cap's use"
+    )
+    caps.add_argument("--year", type=int, help="only this year")
+    caps.set_defaults(handler=_report, report="supplier-caps", programme=None)
+    sround = sub.add_parser(
+        "supplier-subsidy", parents=[common, as_of], help="a supplier-subsidy round's plan"
+    )
+    sround.add_argument("--programme", required=True, help="programme, e.g. CD-2026")
+    sround.add_argument("--round", required=True, help="round name, e.g. R1")
+    sround.set_defaults(handler=_report, report="supplier-subsidy")
 
     ex = sub.add_parser(
         "explain", parents=[common], help="why: a voucher number or a credit code, explained"
@@ -311,6 +323,10 @@ def _build_report(args: argparse.Namespace, store: ReadModelStore) -> reports.Re
         report = reports.debarment_register(store, args.on or _today(), entity)
     elif args.report == "receivables":
         report = reports.receivables_ledger(store, args.on or _today())
+    elif args.report == "supplier-caps":
+        report = reports.supplier_caps(store, args.year)
+    elif args.report == "supplier-subsidy":
+        report = reports.supplier_subsidy_round(store, args.programme, args.round)
     else:
         report = reports.payment_instructions(store, args.programme)
     return report

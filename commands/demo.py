@@ -24,6 +24,7 @@ from commands.batch import run_batch
 from commands.wiring import Ledger, open_ledger
 from ledger.clock import PROGRAMME_TZ
 from ledger.ids import make_credit_code
+from ledger.money import FEN
 from projections import reports
 from projections.store import ReadModelStore
 
@@ -487,6 +488,62 @@ def finance_and_enforcement(store: ReadModelStore, until: date) -> list[dict[str
     return [command for _, command in timed]
 
 
+def next_year_supplier_round(store: ReadModelStore) -> list[dict[str, Any]]:
+    """2026: the supplier subsidy round on 2025's business (CD-6, CD-10), and one data centre
+    approved as a national green data centre (CD-7). Suppliers attribute to themselves the
+    special-voucher holders' spend they served, as the holders' evidence shows."""
+    suppliers = [make_credit_code(f"91510100MA7{i:06d}") for i in range(12)]
+    served: dict[str, dict[str, str]] = {code: {} for code in suppliers}
+    for row in reports.special_round(store, PROGRAMME).rows:
+        if row["status"] == "paid":
+            # The five top-ranked holders bought 60% of their compute from supplier no. 1;
+            # the others bought a little from each supplier.
+            top = row["rank"] <= 5
+            supplier = suppliers[0] if top else suppliers[row["rank"] % 12]
+            share = Decimal("0.6") if top else Decimal("0.05")
+            served[supplier][row["applicant"]] = str((row["spend"] * share).quantize(FEN))
+    nxt = f"CD-{YEAR + 1}"
+    r1 = {"programme": nxt, "round": "R1"}
+    commands: list[dict[str, Any]] = [
+        {
+            "command": "open-programme",
+            "policy": "chengdu",
+            "year": YEAR + 1,
+            "at": _at(date(YEAR + 1, 1, 2)),
+        },
+    ]
+    for n, code in enumerate(suppliers):
+        commands.append(
+            {
+                "command": "apply-supplier-subsidy",
+                **r1,
+                "supplier": code,
+                "special_holder_spend": served[code],
+                "at": _at(date(YEAR + 1, 2, 10), n),
+            }
+        )
+    commands += [
+        {"command": "plan-supplier-subsidy", **r1, "at": _at(date(YEAR + 1, 3, 1))},
+        {
+            "command": "publish-supplier-subsidy-plan",
+            **r1,
+            "notice_from": f"{YEAR + 1}-03-02",
+            "notice_to": f"{YEAR + 1}-03-08",
+            "at": _at(date(YEAR + 1, 3, 2)),
+        },
+        {"command": "finalise-supplier-subsidy", **r1, "at": _at(date(YEAR + 1, 3, 10))},
+        {
+            "command": "certify-green-data-centre",
+            "programme": nxt,
+            "supplier": suppliers[1],
+            "certification_date": f"{YEAR + 1}-03-15",
+            "reference": "工信部 国家绿色数据中心 2026-12",
+            "at": _at(date(YEAR + 1, 3, 16)),
+        },
+    ]
+    return commands
+
+
 def _run_phase(
     ledger: Ledger, commands: list[dict[str, Any]], workdir: Path, name: str
 ) -> list[dict[str, Any]]:
@@ -507,7 +564,8 @@ def _run_phase(
 
 def play_year(ledger: Ledger) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run the demo year: the clerks until October; finance and enforcement catch up; the rest
-    of the year. Returns the commands in the order run, and their results."""
+    of the year; then the next year's supplier subsidy round and a green award. Returns the
+    commands in the order run, and their results."""
     year = generate_year()
     split = _at(CASE_OPENED)
     before = [c for c in year if c["at"] < split]
@@ -518,7 +576,9 @@ def play_year(ledger: Ledger) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         middle = finance_and_enforcement(ledger.store, CASE_OPENED)
         results += _run_phase(ledger, middle, workdir, "finance-enforcement")
         results += _run_phase(ledger, after, workdir, "clerks-oct-dec")
-    return before + middle + after, results
+        following = next_year_supplier_round(ledger.store)
+        results += _run_phase(ledger, following, workdir, "next-year-suppliers")
+    return before + middle + after + following, results
 
 
 def run_demo(db: Path, out: TextIO) -> int:
@@ -555,6 +615,7 @@ def run_demo(db: Path, out: TextIO) -> int:
             (reports.payment_instructions(ledger.store), 5),
             (reports.debarment_register(ledger.store, end_of_year), None),
             (reports.receivables_ledger(ledger.store, end_of_year), None),
+            (reports.supplier_subsidy_round(ledger.store, f"CD-{YEAR + 1}", "R1"), None),
         ):
             out.write("\n")
             r.render_table(report, out, limit=limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import select
 
@@ -15,15 +16,19 @@ from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected
 from ledger.explain import (
     explain_case,
+    explain_green_award,
     explain_special_application,
     explain_standing,
+    explain_supplier_year,
     explain_voucher,
 )
 from ledger.ids import parse_credit_code
 from ledger.special import SpecialRound
+from ledger.supplier_subsidy import GreenAward
 from ledger.voucher import Voucher
 from projections.enforcement_views import receivables
 from projections.ledger_views import programme_use, vouchers
+from projections.supplier_views import supplier_years
 
 VOUCHER_NUMBER = re.compile(r"^[A-Z0-9]+-\d{4}-[A-Z0-9]+-\d+$")
 
@@ -63,6 +68,14 @@ def explain(ledger: Ledger, subject: str) -> list[str]:
             )
         ]
         programmes = sorted({p for (p,) in conn.execute(select(programme_use.c.programme))})
+        years = [
+            y
+            for (y,) in conn.execute(
+                select(supplier_years.c.year_id)
+                .where(supplier_years.c.supplier == code)
+                .order_by(supplier_years.c.year)
+            )
+        ]
         numbers = [
             n
             for (n,) in conn.execute(
@@ -73,6 +86,13 @@ def explain(ledger: Ledger, subject: str) -> list[str]:
         ]
     for case in cases:
         paragraphs.append(explain_case(list(ledger.app.events.get(Case.id_for(case)))))
+    for year_id in years:
+        text = explain_supplier_year(list(ledger.app.events.get(UUID(year_id))))
+        if text:
+            paragraphs.append(text)
+    award: list[Any] = list(ledger.app.events.get(GreenAward.id_for(code)))
+    if award:
+        paragraphs.append(explain_green_award(award[0]))
     paragraphs += _special(ledger, code, programmes)
     for number in numbers:
         voucher_events: list[Any] = list(ledger.app.events.get(Voucher.id_for(number)))

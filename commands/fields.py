@@ -102,29 +102,47 @@ def repeated(parse: Parser) -> Parser:
     return parse_all
 
 
+def _pairs(value: Any, name: str) -> dict[str, Any]:
+    """A JSON object as it is; on the command line, repeated ``KEY=VALUE`` options."""
+    if isinstance(value, list):
+        pairs = {}
+        for item in value:
+            key, sep, val = str(item).partition("=")
+            if not sep:
+                raise InvalidInput(
+                    "invalid-value", f"{name}: {item!r} is not KEY=VALUE", field=name
+                )
+            pairs[key.strip()] = val
+        value = pairs
+    if not isinstance(value, dict):
+        raise InvalidInput("invalid-value", f"{name}: expected an object", field=name)
+    return value
+
+
 def keyed(parse: Parser, keys: tuple[str, ...]) -> Parser:
-    """A mapping from known keys to values; on the command line ``KEY=VALUE`` pairs."""
+    """A mapping from known keys to values."""
 
     def parse_all(value: Any, name: str) -> dict[str, Any]:
-        if isinstance(value, list):  # from the command line
-            pairs = {}
-            for item in value:
-                key, sep, val = str(item).partition("=")
-                if not sep:
-                    raise InvalidInput(
-                        "invalid-value", f"{name}: {item!r} is not KEY=VALUE", field=name
-                    )
-                pairs[key.strip()] = val
-            value = pairs
-        if not isinstance(value, dict):
-            raise InvalidInput("invalid-value", f"{name}: expected an object", field=name)
-        unknown = sorted(set(value) - set(keys))
+        pairs = _pairs(value, name)
+        unknown = sorted(set(pairs) - set(keys))
         if unknown:
             raise InvalidInput(
                 "invalid-value",
                 f"{name}: {unknown[0]!r} is not one of {', '.join(keys)}",
                 field=name,
             )
-        return {k: parse(v, f"{name}.{k}") for k, v in value.items()}
+        return {k: parse(v, f"{name}.{k}") for k, v in pairs.items()}
+
+    return parse_all
+
+
+def mapping(parse_key: Parser, parse_value: Parser) -> Parser:
+    """A mapping whose keys are checked too (e.g. credit code → amount)."""
+
+    def parse_all(value: Any, name: str) -> dict[str, Any]:
+        return {
+            parse_key(k, f"{name} key"): parse_value(v, f"{name}.{k}")
+            for k, v in _pairs(value, name).items()
+        }
 
     return parse_all

@@ -33,6 +33,12 @@ from ledger.payment import PaymentInstruction
 from ledger.policy import Policy
 from ledger.programme import Programme, SupplierList
 from ledger.special import SpecialRound
+from ledger.supplier_subsidy import (
+    GreenAward,
+    SpecialSpendAttribution,
+    SupplierSubsidyRound,
+    SupplierYear,
+)
 from ledger.voucher import Redemption, Voucher
 
 A = TypeVar("A", bound=Aggregate)
@@ -312,7 +318,12 @@ class VoucherLedger(Application[UUID]):
         voucher.redeem(
             ctx, redemption.id, supplier.credit_code, invoice_number, bill_amount, amount
         )
-        return self._commit(voucher, redemption)
+        # The supplier's year of voucher business: next year's subsidy base (CD-6).
+        business = self._supplier_year(ctx, terms.policy.id, supplier.credit_code, voucher.year)
+        business.note_bill(
+            ctx, invoice_number, voucher.number, voucher.holder, bill_amount, service_date
+        )
+        return self._commit(voucher, redemption, business)
 
     def claim_reimbursement(
         self, ctx: Context, supplier_code: str, invoice_number: str, evidence: dict[str, str]
@@ -417,15 +428,36 @@ class VoucherLedger(Application[UUID]):
         return self._commit(round_)
 
     def raise_objection(
-        self, ctx: Context, programme_name: str, objection: str, applicant: str, grounds: str
+        self,
+        ctx: Context,
+        programme_name: str,
+        objection: str,
+        party: str,
+        grounds: str,
+        round_name: str = SPECIAL,
     ) -> Events:
+        """Against an applicant of the special round, or a supplier of a subsidy round."""
+        if round_name != self.SPECIAL:
+            supplier_round = self.supplier_round(programme_name, round_name)
+            supplier_round.raise_objection(ctx, objection, party, grounds)
+            return self._commit(supplier_round)
         _, round_ = self._special(programme_name)
-        round_.raise_objection(ctx, objection, applicant, grounds)
+        round_.raise_objection(ctx, objection, party, grounds)
         return self._commit(round_)
 
     def resolve_objection(
-        self, ctx: Context, programme_name: str, objection: str, upheld: bool, reason: str
+        self,
+        ctx: Context,
+        programme_name: str,
+        objection: str,
+        upheld: bool,
+        reason: str,
+        round_name: str = SPECIAL,
     ) -> Events:
+        if round_name != self.SPECIAL:
+            supplier_round = self.supplier_round(programme_name, round_name)
+            supplier_round.resolve_objection(ctx, objection, upheld, reason)
+            return self._commit(supplier_round)
         terms, round_ = self._special(programme_name)
         round_.resolve_objection(
             ctx, terms.policy.instrument(self.SPECIAL), objection, upheld, reason
@@ -629,6 +661,207 @@ class VoucherLedger(Application[UUID]):
             raise Rejected("debarment-not-found", f"no bar under case {reference}")
         record.lift(ctx, reference, local_date(ctx.at), reason, authority)
         return self._commit(record)
+
+    # ---- supplier subsidy (CD-6, CD-10) and green award (CD-7) ----------------------------
+
+    SUPPLIER_SUBSIDY = "supplier_subsidy"
+    GREEN = "green"
+
+    def _supplier_year(self, ctx: Context, policy: str, supplier: str, year: int) -> SupplierYear:
+        found: SupplierYear | None = self._find(SupplierYear.id_for(policy, supplier, year))
+        return found or SupplierYear.open(ctx, policy, supplier, year)
+
+    def supplier_round(self, programme_name: str, round_name: str) -> SupplierSubsidyRound:
+        return self._load(
+            SupplierSubsidyRound,
+            SupplierSubsidyRound.id_for(programme_name, round_name),
+            "no-applications",
+            f"round {round_name} of {programme_name} has no applications yet",
+        )
+
+    def apply_supplier_subsidy(
+        self,
+        ctx: Context,
+        programme_name: str,
+        round_name: str,
+        supplier_code: str,
+        special_lines: dict[str, Decimal],
+    ) -> Events:
+        """CD-6, CD-10: the supplier applies; its base is the previous year's business: the
+        inclusive-voucher bills it served, plus special-voucher holders' evidenced spend it
+        served. Unlisted (CD-2) and affiliated (CD-3) business is excluded, with reasons."""
+        terms = self.programme_terms(programme_name)
+        instrument = terms.policy.instrument(self.SUPPLIER_SUBSIDY)
+        terms.require_in_year(ctx)
+        base_name = f"{terms.policy.code}-{terms.year - int(instrument.value('base_year_offset'))}"
+        if self._find(Programme.id_for(base_name)) is None:
+            raise Rejected("base-programme-not-open", f"programme {base_name} was never opened")
+        base = self.programme(base_name)
+        supplier = self.supplier(supplier_code)
+        terms.require_eligible_supplier(supplier)
+        self.require_standing(terms, supplier.credit_code, ctx)
+        excluded: list[dict[str, Any]] = []
+        business = self._find(SupplierYear.id_for(terms.policy.id, supplier.credit_code, base.year))
+        bills = business.bills if business is not None else {}
+        counted = {}
+        for invoice, (holder, bill) in sorted(bills.items()):
+            if holder in supplier.affiliated:
+                excluded.append(
+                    {"invoice": invoice, "amount": bill, "reason": "affiliated-parties (CD-3)"}
+                )
+            else:
+                counted[invoice] = bill
+        listed = any(
+            (listing := self._find(SupplierList.id_for(base.name, f"{base.year}H{half}")))
+            is not None
+            and supplier.credit_code in listing.suppliers
+            for half in (1, 2)
+        )
+        special: dict[str, Decimal] = {}
+        attributions: list[SpecialSpendAttribution] = []
+        special_round = self._find(SpecialRound.id_for(base.name, self.SPECIAL))
+        for holder, amount in sorted(special_lines.items()):
+            reason = None
+            if not listed:
+                reason = f"supplier-not-listed in {base.year} (CD-2)"
+            elif self.SPECIAL not in base.holdings.get(holder, []) or special_round is None:
+                reason = f"not a special-voucher holder of {base.name}"
+            elif holder in supplier.affiliated:
+                reason = "affiliated-parties (CD-3)"
+            if reason:
+                excluded.append({"holder": holder, "amount": amount, "reason": reason})
+                continue
+            attribution = self._find(SpecialSpendAttribution.id_for(base.name, holder))
+            if attribution is None:
+                assert special_round is not None
+                spend = special_round.applications[holder].spend
+                attribution = SpecialSpendAttribution.start(ctx, base.name, holder, spend)
+            attribution.attribute(ctx, supplier.credit_code, round_name, amount)
+            attributions.append(attribution)
+            special[holder] = amount
+        existing = self._find(SupplierSubsidyRound.id_for(terms.name, round_name))
+        round_ = existing or SupplierSubsidyRound.open(ctx, terms.name, round_name, base.name)
+        round_.receive(
+            ctx,
+            instrument,
+            supplier.credit_code,
+            (len(counted), sum(counted.values(), start=Decimal("0.00"))),
+            special,
+            excluded,
+        )
+        return self._commit(round_, *attributions)
+
+    def plan_supplier_subsidy(self, ctx: Context, programme_name: str, round_name: str) -> Events:
+        terms = self.programme_terms(programme_name)
+        round_ = self.supplier_round(terms.name, round_name)
+        instrument = terms.policy.instrument(self.SUPPLIER_SUBSIDY)
+        cap: Decimal = instrument.value("cap_per_supplier_per_year")
+        headrooms = {
+            supplier: self._supplier_year(ctx, terms.policy.id, supplier, terms.year).headroom(cap)
+            for supplier in round_.bases
+        }
+        round_.draw_plan(ctx, instrument, headrooms)
+        return self._commit(round_)
+
+    def publish_supplier_subsidy_plan(
+        self,
+        ctx: Context,
+        programme_name: str,
+        round_name: str,
+        notice_from: date,
+        notice_to: date,
+    ) -> Events:
+        round_ = self.supplier_round(programme_name, round_name)
+        round_.publish(ctx, notice_from, notice_to)
+        return self._commit(round_)
+
+    def finalise_supplier_subsidy(
+        self, ctx: Context, programme_name: str, round_name: str
+    ) -> Events:
+        """CD-10: pay the plan — each grant through the supplier's year, which caps it (CD-6)."""
+        terms = self.programme_terms(programme_name)
+        round_ = self.supplier_round(terms.name, round_name)
+        instrument = terms.policy.instrument(self.SUPPLIER_SUBSIDY)
+        lines = round_.require_finalisable(ctx)
+        touched: list[Aggregate] = [round_]
+        granted: dict[str, Decimal] = {}
+        payments: dict[str, str] = {}
+        for line in lines:
+            supplier = self.supplier(line.supplier)
+            record = self._record_for_receiving(terms, supplier.credit_code, ctx)
+            year = self._supplier_year(ctx, terms.policy.id, supplier.credit_code, terms.year)
+            decision = f"supplier-subsidy:{terms.name}:{round_name}:{supplier.credit_code}"
+            purpose = "supplier-subsidy"
+            reference = PaymentInstruction.reference_for(terms.name, purpose, decision)
+            amount = year.grant(ctx, instrument, terms.name, round_name, line, reference)
+            granted[supplier.credit_code] = amount
+            touched.append(year)
+            if amount > 0:
+                payment = PaymentInstruction.instruct(
+                    ctx,
+                    payee=supplier.credit_code,
+                    payee_name=supplier.name,
+                    amount=amount,
+                    purpose=purpose,
+                    programme=terms.name,
+                    year=terms.year,
+                    funding_source=str(instrument.value("funding_source")),
+                    decision=decision,
+                    basis=instrument.basis("max_subsidy_rate", "cap_per_supplier_per_year"),
+                )
+                record.note_payment(ctx, reference)
+                payments[supplier.credit_code] = reference
+                touched += [payment, record]
+        round_.finalise(ctx, granted, payments)
+        return self._commit(*touched)
+
+    def certify_green_data_centre(
+        self,
+        ctx: Context,
+        programme_name: str,
+        supplier_code: str,
+        certified_on: date,
+        reference: str,
+    ) -> Events:
+        """CD-7 (免申即享): recording the certification grants the award, once per supplier."""
+        terms = self.programme_terms(programme_name)
+        terms.require_in_year(ctx)
+        instrument = terms.policy.instrument(self.GREEN)
+        supplier = self.supplier(supplier_code)
+        if supplier.kind not in instrument.value("eligible_kinds"):
+            raise Rejected("not-a-data-centre", f"{supplier.credit_code} is a {supplier.kind}")
+        terms.require_eligible_supplier(supplier)
+        if not supplier.certify_green(ctx, certified_on, reference):
+            return []  # this certification is recorded already
+        if self._find(GreenAward.id_for(supplier.credit_code)) is not None:
+            return self._commit(supplier)  # certified again: the award is once, ever
+        record = self._record_for_receiving(terms, supplier.credit_code, ctx)
+        decision = f"green-award:{supplier.credit_code}"
+        purpose = "green-award"
+        payment_reference = PaymentInstruction.reference_for(terms.name, purpose, decision)
+        award = GreenAward.grant(
+            ctx,
+            instrument,
+            supplier.credit_code,
+            terms.name,
+            certified_on,
+            reference,
+            payment_reference,
+        )
+        payment = PaymentInstruction.instruct(
+            ctx,
+            payee=supplier.credit_code,
+            payee_name=supplier.name,
+            amount=instrument.value("amount"),
+            purpose=purpose,
+            programme=terms.name,
+            year=terms.year,
+            funding_source=str(instrument.value("funding_source")),
+            decision=decision,
+            basis=instrument.basis("amount", "eligible_kinds"),
+        )
+        record.note_payment(ctx, payment_reference)
+        return self._commit(supplier, award, payment, record)
 
     def expire_vouchers(self, ctx: Context, programme_name: str) -> Events:
         """Year end: every voucher of the programme with value left lapses (CD-8)."""

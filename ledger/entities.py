@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -62,12 +63,22 @@ class Supplier(Aggregate):
         def apply(self, aggregate: Supplier) -> None:
             aggregate.affiliated.add(self.applicant)
 
+    class CertifiedGreen(LedgerEvent):
+        """Approved as a national green data centre (CD-7)."""
+
+        certification_date: date
+        reference: str
+
+        def apply(self, aggregate: Supplier) -> None:
+            aggregate.green_certifications[self.reference] = self.certification_date
+
     def __init__(self, credit_code: str, name: str, kind: str, city: str) -> None:
         self.credit_code = credit_code
         self.name = name
         self.kind = kind
         self.city = city
         self.affiliated: set[str] = set()
+        self.green_certifications: dict[str, date] = {}
 
     @staticmethod
     def id_for(credit_code: str) -> Any:
@@ -93,6 +104,18 @@ class Supplier(Aggregate):
             self.trigger_event(
                 self.AffiliationRecorded, applicant=applicant, evidence=evidence, **ctx.fields()
             )
+
+    def certify_green(self, ctx: Context, certification_date: date, reference: str) -> bool:
+        """Record a certification; False if this one was recorded already."""
+        if reference in self.green_certifications:
+            return False
+        self.trigger_event(
+            self.CertifiedGreen,
+            certification_date=certification_date,
+            reference=reference,
+            **ctx.fields(),
+        )
+        return True
 
     def require_not_affiliated_with(self, holder: str) -> None:
         """CD-3: supplier and applicant must not be affiliated."""

@@ -138,6 +138,15 @@ RULE_REJECTIONS: dict[str, str] = {
     "payment-settled": "The payment instruction is settled already.",
     "settlement-amount-mismatch": "The bank paid a different amount than instructed.",
     "exceeds-payable": "More than the payment instruction has left to pay.",
+    # supplier subsidy and green award (CD-6, CD-7, CD-10)
+    "exceeds-evidenced-spend": (
+        "Suppliers may not attribute more of a special-voucher holder's spend than the holder "
+        "evidenced (CD-6)."
+    ),
+    "base-programme-not-open": (
+        "The previous year's programme, whose business is the base, was never opened."
+    ),
+    "not-a-data-centre": "The green award is for data centres (CD-7).",
     # year end
     "programme-year-not-ended": "Vouchers lapse only after the programme's calendar year.",
     # concurrency

@@ -11,6 +11,7 @@ from typing import Any
 from ledger.clock import local_date
 from ledger.enforcement import Case, EntityRecord
 from ledger.special import SpecialRound
+from ledger.supplier_subsidy import GreenAward, SupplierYear
 from ledger.voucher import Voucher
 
 
@@ -211,3 +212,42 @@ def explain_case(events: Sequence[Any]) -> str:
             )
     parts.append(f"Outstanding: {_cny(outstanding)}.")
     return " ".join(parts)
+
+
+def explain_supplier_year(events: Sequence[Any]) -> str | None:
+    """A supplier's year: its voucher business and the subsidies granted against the cap."""
+    opened = events[0]
+    assert isinstance(opened, SupplierYear.Opened)
+    bills = [e for e in events if isinstance(e, SupplierYear.BillServed)]
+    parts = []
+    if bills:
+        total = sum((e.bill_amount for e in bills), start=Decimal("0.00"))
+        parts.append(
+            f"In {opened.year} {opened.supplier} served {len(bills)} inclusive-voucher bills "
+            f"worth {_cny(total)}: the inclusive part of its {opened.year + 1} subsidy base "
+            "(CD-6)."
+        )
+    for e in events:
+        if isinstance(e, SupplierYear.SubsidyGranted):
+            rate = Decimal(e.basis["params"]["max_subsidy_rate"])
+            capped = (
+                f"; {_cny(e.capped_off)} was capped off by the limit of {_cny(e.cap)} per "
+                f"supplier per year"
+                if e.capped_off
+                else ""
+            )
+            parts.append(
+                f"Round {e.round} of {e.programme} (on {_day(e)}): base {_cny(e.base)}, "
+                f"{rate:.0%} of it is {_cny(e.computed)}; granted {_cny(e.granted)}"
+                f"{capped} ({_clauses(e.basis)}); payment {e.payment_reference or 'none'}."
+            )
+    return " ".join(parts) or None
+
+
+def explain_green_award(award: GreenAward.Granted) -> str:
+    return (
+        f"Approved as a national green data centre on {award.certification_date} "
+        f"({award.certification_reference}): the one-off green award of {_cny(award.amount)} "
+        f"was granted without application in {award.programme}, once for good "
+        f"({_clauses(award.basis)}); payment {award.payment_reference}."
+    )

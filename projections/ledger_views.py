@@ -157,6 +157,8 @@ class Entities(EventDrivenReadModel):
 
 def _programme_opened(page: Page, e: Programme.Opened) -> None:
     for name, table in e.parameters["instruments"].items():
+        if "quota_per_year" not in table:
+            continue  # subsidies and awards have no places to count
         page.rows(programme_use).put(
             {
                 "programme": e.name,
@@ -356,5 +358,6 @@ class Payments(EventDrivenReadModel):
 def all_read_models() -> list[EventDrivenReadModel]:
     from projections.enforcement_views import Enforcement
     from projections.special_views import SpecialRounds
+    from projections.supplier_views import SupplierSide
 
-    return [Entities(), Vouchers(), Payments(), SpecialRounds(), Enforcement()]
+    return [Entities(), Vouchers(), Payments(), SpecialRounds(), Enforcement(), SupplierSide()]

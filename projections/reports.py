@@ -14,6 +14,7 @@ from projections.enforcement_views import credit_records, debarments, receivable
 from projections.ledger_views import entities, payments, programme_use, vouchers
 from projections.special_views import special_applications, special_rounds
 from projections.store import ReadModelStore
+from projections.supplier_views import subsidy_lines, supplier_years
 
 
 @dataclass
@@ -290,3 +291,91 @@ def receivables_ledger(store: ReadModelStore, on: date) -> Report:
     }
     totals["case_ref"] = f"{len(rows)} cases"
     return Report(f"Receivables on {on}", columns, rows, totals)
+
+
+def supplier_caps(store: ReadModelStore, year: int | None = None) -> Report:
+    """Per supplier and year: business served, subsidy base, 20% computed, capped off by the
+    yearly cap, granted, headroom left (CD-6)."""
+    names = _names("supplier")
+    y = supplier_years
+    query = (
+        select(y, names.c.name)
+        .join(names, names.c.credit_code == y.c.supplier, isouter=True)
+        .order_by(y.c.year, y.c.supplier)
+    )
+    if year:
+        query = query.where(y.c.year == year)
+    rows = _fetch(store, query)
+    for r in rows:
+        r["headroom_fen"] = max(0, r["cap_fen"] - r["granted_fen"]) if r["grants"] else None
+    _yuan(rows, "business_fen", "base_fen", "computed_fen", "capped_off_fen", "granted_fen")
+    for r in rows:
+        r["headroom"] = from_fen(r.pop("headroom_fen")) if r["grants"] else None
+        r["cap"] = from_fen(r.pop("cap_fen")) if r["grants"] else None
+    columns = [
+        "supplier",
+        "name",
+        "year",
+        "bills",
+        "business",
+        "grants",
+        "base",
+        "computed",
+        "capped_off",
+        "granted",
+        "cap",
+        "headroom",
+    ]
+    totals = {
+        c: sum((r[c] for r in rows), start=from_fen(0))
+        for c in ("business", "base", "computed", "capped_off", "granted")
+    }
+    totals["supplier"] = f"{len(rows)} supplier-years"
+    return Report("Supplier subsidy cap use", columns, rows, totals)
+
+
+def supplier_subsidy_round(store: ReadModelStore, programme: str, round_name: str) -> Report:
+    names = _names("supplier")
+    s = subsidy_lines
+    query = (
+        select(s, names.c.name)
+        .join(names, names.c.credit_code == s.c.supplier, isouter=True)
+        .where(s.c.programme == programme, s.c.round == round_name)
+        .order_by(s.c.supplier)
+    )
+    rows = _fetch(store, query)
+    _yuan(
+        rows,
+        "inclusive_base_fen",
+        "special_base_fen",
+        "base_fen",
+        "computed_fen",
+        "planned_fen",
+        "capped_off_fen",
+        "granted_fen",
+    )
+    columns = [
+        "supplier",
+        "name",
+        "inclusive_bills",
+        "inclusive_base",
+        "special_base",
+        "excluded",
+        "base",
+        "computed",
+        "planned",
+        "capped_off",
+        "granted",
+        "status",
+        "payment_reference",
+    ]
+    totals = {
+        c: sum((r[c] for r in rows), start=from_fen(0))
+        for c in ("base", "computed", "planned", "capped_off", "granted")
+    }
+    totals["supplier"] = f"{len(rows)} suppliers"
+    return Report(f"Supplier subsidy {programme} round {round_name}", columns, rows, totals)
+
+
+def _names(role: str) -> Any:
+    return select(entities.c.credit_code, entities.c.name).where(entities.c.role == role).subquery()

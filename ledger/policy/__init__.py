@@ -9,6 +9,9 @@ Instrument building blocks (``type``):
 
 * ``deduction-voucher`` — a voucher of fixed face value, deducting at most a share of each
   bill at a listed supplier, allocated first come first served under a yearly quota.
+* ``supplier-subsidy`` — a share of the previous year's voucher business at each supplier,
+  capped per supplier per year, planned from suppliers' applications (CD-6, CD-10).
+* ``one-off-award`` — a fixed award granted on a recorded event, once per supplier (CD-7).
 * ``ranked-tier-grant`` — a grant paid to the applicant: applications ranked by spend bracket
   then submission time, the top ``review_places`` reviewed (failures replaced by the next in
   line), amounts matched to tiers by spend, published for notice, then paid.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
@@ -246,6 +250,15 @@ _INSTRUMENT_TYPES: dict[str, tuple[str, ...]] = {
         "validity",
         "reimbursement_evidence",
     ),
+    "supplier-subsidy": (
+        "code",
+        "base_year_offset",
+        "max_subsidy_rate",
+        "cap_per_supplier_per_year",
+        "allocation",
+        "funding_source",
+    ),
+    "one-off-award": ("code", "amount", "eligible_kinds", "funding_source"),
     "ranked-tier-grant": (
         *_COMMON_INSTRUMENT_KEYS,
         "max_subsidy_rate",
@@ -273,11 +286,13 @@ def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
     unknown = sorted(set(table) - expected)
     if unknown:
         raise PolicyFileError(f"{where}.{unknown[0]}: not a parameter of a {kind}")
-    checks = {
+    checks: dict[str, Callable[[Param, str], Param]] = {
         "code": _code,
         "quota_per_year": lambda p, w: _int(p, w, minimum=1),
         "per_holder_per_year": lambda p, w: _int(p, w, minimum=1),
-        "allocation": lambda p, w: _choice(p, w, ("first-come-first-served", "ranked-tiers")),
+        "allocation": lambda p, w: _choice(
+            p, w, ("first-come-first-served", "ranked-tiers", "supplier-application-plan")
+        ),
         "exclusive_with": _strings,
         "funding_source": lambda p, w: _choice(p, w, FUNDING_SOURCES),
         "face_value": _amount,
@@ -289,6 +304,10 @@ def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
         "review_places": lambda p, w: _int(p, w, minimum=1),
         "application_evidence": lambda p, w: _strings(p, w, EVIDENCE_KINDS),
         "unused_places_cascade": _bool,
+        "base_year_offset": lambda p, w: _int(p, w, minimum=1),
+        "cap_per_supplier_per_year": _amount,
+        "amount": _amount,
+        "eligible_kinds": lambda p, w: _strings(p, w, SUPPLIER_KINDS),
     }
     params = {
         key: checks[key](_param(table, key, where), f"{where}.{key}")

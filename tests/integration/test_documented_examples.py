@@ -38,6 +38,11 @@ ORDER = [
     "resolve-objection",
     "finalise-special",
     "expire-vouchers",
+    "apply-supplier-subsidy",
+    "plan-supplier-subsidy",
+    "publish-supplier-subsidy-plan",
+    "finalise-supplier-subsidy",
+    "certify-green-data-centre",
     # Last: the affiliation would have blocked the redemption example.
     "record-affiliation",
 ]
@@ -65,6 +70,11 @@ def test_the_documented_examples_run_as_a_batch(ledger: Ledger, tmp_path: Path) 
     ]
     offset_at = lines.index(examples["offset-clawback"])
     lines[offset_at:offset_at] = later
+    # The supplier round of 2026 needs its programme open.
+    next_year = lines.index(examples["apply-supplier-subsidy"])
+    lines.insert(
+        next_year, {**examples["open-programme"], "year": 2026, "at": "2026-01-02T09:00:00+08:00"}
+    )
     source = tmp_path / "examples.jsonl"
     source.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
     out = io.StringIO()

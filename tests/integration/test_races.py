@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import Counter
+from datetime import date
 
 from commands.catalogue import BY_NAME
 from commands.handlers import Command, execute
@@ -59,3 +60,55 @@ def test_one_unit_applying_from_many_processes_gets_one_voucher(db_url: str) -> 
     outcomes = Counter(_race(db_url, [[world.applicants[0]]] * PROCESSES))
     assert outcomes[f"{PROGRAMME}-INC-0001"] == 1
     assert outcomes["already-holds-voucher-this-year"] == PROCESSES - 1
+
+
+def _finalise(db_url: str, round_name: str) -> str:
+    ledger = open_ledger(db_url)
+    try:
+        command = Command(
+            BY_NAME["finalise-supplier-subsidy"],
+            {"programme": "CD-2026", "round": round_name},
+            at(3, 8, 2026),
+        )
+        events = execute(ledger.app, command)
+        (grant,) = [e for e in events if type(e).__qualname__ == "SupplierYear.SubsidyGranted"]
+        return str(grant.granted)  # type: ignore[attr-defined]
+    finally:
+        ledger.close()
+
+
+def test_concurrent_finalisations_never_push_a_supplier_over_the_cap(db_url: str) -> None:
+    from decimal import Decimal
+
+    from tests.unit.test_supplier_subsidy import EVIDENCE, M
+
+    ledger = open_ledger(db_url)
+    world = World(ledger.app, applicants=PROCESSES, suppliers=1)
+    app = ledger.app
+    for n in range(PROCESSES):
+        app.apply_special(at(3, 1), PROGRAMME, world.applicants[n], 20 * M, EVIDENCE, {})
+    app.rank_special(at(4, 1), PROGRAMME)
+    for applicant in app.special_round(PROGRAMME).ranking or []:
+        app.review_special(at(4, 2), PROGRAMME, applicant, True, "ok")
+    app.publish_special_plan(at(4, 3), PROGRAMME, date(2025, 4, 3), date(2025, 4, 9))
+    app.finalise_special(at(4, 10), PROGRAMME)
+    app.open_programme(at(1, 2, 2026), "chengdu", 2026)
+    rounds = [f"R{n}" for n in range(PROCESSES)]
+    for n, name in enumerate(rounds):  # every round plans 1,500,000 against a 2,000,000 cap
+        app.apply_supplier_subsidy(
+            at(2, 1, 2026),
+            "CD-2026",
+            name,
+            world.suppliers[0],
+            {world.applicants[n]: Decimal("7500000")},
+        )
+        app.plan_supplier_subsidy(at(3, 1, 2026), "CD-2026", name)
+        app.publish_supplier_subsidy_plan(
+            at(3, 1, 2026), "CD-2026", name, date(2026, 3, 1), date(2026, 3, 7)
+        )
+    ledger.close()
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(PROCESSES) as pool:
+        granted = [Decimal(g) for g in pool.starmap(_finalise, [(db_url, r) for r in rounds])]
+    assert sum(granted) == 2 * M
+    assert sorted(granted, reverse=True)[:2] == [Decimal("1500000.00"), Decimal("500000.00")]

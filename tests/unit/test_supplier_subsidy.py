@@ -1,0 +1,255 @@
+"""Supplier subsidy vouchers (CD-6, CD-10), the 2,000,000 cap, and the green award (CD-7)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.errors import Rejected
+from ledger.ids import make_credit_code
+from ledger.supplier_subsidy import SupplierYear
+from tests.scenario import World, at, event_names, in_memory_ledger, rejected
+
+M = Decimal(1_000_000)
+EVIDENCE = {"contract": "HT", "payment-proof": "P", "invoice": "FP", "service-proof": "U"}
+Y2 = "CD-2026"
+
+
+def year_with_special_holders(spends: list[Decimal], suppliers: int = 3) -> World:
+    """2025: special vouchers finalised for applicants 0… with these spends; 2026 opened."""
+    world = World(in_memory_ledger(), applicants=len(spends) + 2, suppliers=suppliers)
+    for n, spend in enumerate(spends):
+        world.app.apply_special(at(3, 1), "CD-2025", world.applicants[n], spend, EVIDENCE, {})
+    world.app.rank_special(at(4, 1), "CD-2025")
+    for applicant in world.app.special_round("CD-2025").review_set(
+        world.app.programme_terms("CD-2025").policy.instrument("special")
+    ):
+        world.app.review_special(at(4, 2), "CD-2025", applicant, True, "ok")
+    world.app.publish_special_plan(at(4, 3), "CD-2025", date(2025, 4, 3), date(2025, 4, 9))
+    world.app.finalise_special(at(4, 10), "CD-2025")
+    world.app.open_programme(at(1, 2, 2026), "chengdu", 2026)
+    return world
+
+
+def run_round(
+    world: World, round_name: str, supplier: int, holder_spend: dict[int, Decimal], day: int = 1
+) -> Decimal:
+    code = world.suppliers[supplier]
+    lines = {world.applicants[h]: v for h, v in holder_spend.items()}
+    world.app.apply_supplier_subsidy(at(2, day, 2026), Y2, round_name, code, lines)
+    world.app.plan_supplier_subsidy(at(3, day, 2026), Y2, round_name)
+    world.app.publish_supplier_subsidy_plan(
+        at(3, day, 2026), Y2, round_name, date(2026, 3, day), date(2026, 3, day + 6)
+    )
+    events = world.app.finalise_supplier_subsidy(at(3, day + 7, 2026), Y2, round_name)
+    (granted,) = [e for e in events if type(e).__qualname__ == "SupplierYear.SubsidyGranted"]
+    return granted.granted  # type: ignore[attr-defined, no-any-return]
+
+
+def test_twenty_percent_of_thirteen_million_is_capped_at_two_million() -> None:
+    world = year_with_special_holders([20 * M])
+    assert run_round(world, "R1", 0, {0: 13 * M}) == 2 * M
+    year = world.app._find(
+        __import__("ledger.supplier_subsidy", fromlist=["SupplierYear"]).SupplierYear.id_for(
+            "chengdu", world.suppliers[0], 2026
+        )
+    )
+    assert year.granted == 2 * M
+    events = list(world.app.events.get(year.id))
+    (grant,) = [e for e in events if type(e).__qualname__ == "SupplierYear.SubsidyGranted"]
+    assert (grant.computed, grant.granted, grant.capped_off) == (  # type: ignore[attr-defined]
+        Decimal("2600000.00"),
+        2 * M,
+        Decimal("600000.00"),
+    )
+
+
+def test_a_second_round_the_same_year_gets_only_the_headroom() -> None:
+    world = year_with_special_holders([20 * M, 20 * M])
+    assert run_round(world, "R1", 0, {0: 5 * M}, day=1) == 1 * M
+    assert run_round(world, "R2", 0, {1: 10 * M}, day=12) == 1 * M  # 20% is 2M; 1M left
+    assert run_round(world, "R3", 0, {1: 5 * M}, day=20) == 0
+
+
+def test_the_plan_uses_headroom_and_finalisation_caps_again() -> None:
+    """Two rounds planned before either is paid: the second payment gets only what is left."""
+    world = year_with_special_holders([20 * M, 20 * M])
+    code = world.suppliers[0]
+    for name, holder in (("R1", 0), ("R2", 1)):
+        world.app.apply_supplier_subsidy(
+            at(2, 1, 2026), Y2, name, code, {world.applicants[holder]: Decimal("7500000")}
+        )
+        world.app.plan_supplier_subsidy(at(3, 1, 2026), Y2, name)
+        world.app.publish_supplier_subsidy_plan(
+            at(3, 1, 2026), Y2, name, date(2026, 3, 1), date(2026, 3, 7)
+        )
+    amounts = []
+    for name in ("R1", "R2"):
+        events = world.app.finalise_supplier_subsidy(at(3, 8, 2026), Y2, name)
+        amounts += [
+            e.granted
+            for e in events  # type: ignore[attr-defined]
+            if type(e).__qualname__ == "SupplierYear.SubsidyGranted"
+        ]
+    assert amounts == [Decimal("1500000.00"), Decimal("500000.00")]
+
+
+def test_inclusive_bills_of_the_previous_year_are_the_base_and_affiliated_ones_excluded() -> None:
+    world = year_with_special_holders([20 * M])
+    voucher = world.issue(1, at(2, 1))
+    world.redeem(voucher, bill="6000.00", invoice="A", supplier=1)
+    world.redeem(voucher, bill="4000.00", invoice="B", supplier=1, service=date(2025, 3, 11))
+    other = world.issue(2, at(2, 1))
+    world.redeem(other, bill="5000.00", invoice="C", supplier=1)
+    # Found affiliated after the redemptions: that business does not count (CD-3).
+    world.app.record_affiliation(at(12, 1), world.applicants[2], world.suppliers[1], "registry")
+    events = world.app.apply_supplier_subsidy(at(2, 1, 2026), Y2, "R1", world.suppliers[1], {})
+    received = events[-1]
+    assert (received.inclusive_bills, received.inclusive_base) == (  # type: ignore[attr-defined]
+        2,
+        Decimal("10000.00"),
+    )
+    assert [x["reason"] for x in received.excluded] == [  # type: ignore[attr-defined]
+        "affiliated-parties (CD-3)"
+    ]
+
+
+def test_unlisted_suppliers_get_nothing_from_special_business() -> None:
+    world = year_with_special_holders([20 * M])
+    outsider = make_credit_code("91510100MA7000099")
+    world.app.register_supplier(at(1, 3), outsider, "未列入名单中心", "data-centre", "Chengdu")
+    events = world.app.apply_supplier_subsidy(
+        at(2, 1, 2026), Y2, "R1", outsider, {world.applicants[0]: 5 * M}
+    )
+    received = events[-1]
+    assert received.special_base == 0  # type: ignore[attr-defined]
+    assert received.excluded[0]["reason"] == "supplier-not-listed in 2025 (CD-2)"  # type: ignore[attr-defined]
+
+
+def test_attributed_spend_never_exceeds_what_the_holder_evidenced() -> None:
+    world = year_with_special_holders([20 * M])
+    holder = world.applicants[0]
+    world.app.apply_supplier_subsidy(at(2, 1, 2026), Y2, "R1", world.suppliers[0], {holder: 15 * M})
+    rejected(
+        "exceeds-evidenced-spend",
+        world.app.apply_supplier_subsidy,
+        at(2, 1, 2026),
+        Y2,
+        "R1",
+        world.suppliers[1],
+        {holder: 5 * M + Decimal("0.01")},
+    )
+    world.app.apply_supplier_subsidy(at(2, 1, 2026), Y2, "R1", world.suppliers[1], {holder: 5 * M})
+
+
+def test_an_upheld_objection_removes_the_supplier_and_the_plan_is_drawn_again() -> None:
+    world = year_with_special_holders([20 * M, 20 * M])
+    for n in (0, 1):
+        world.app.apply_supplier_subsidy(
+            at(2, 1, 2026), Y2, "R1", world.suppliers[n], {world.applicants[n]: 1 * M}
+        )
+    world.app.plan_supplier_subsidy(at(3, 1, 2026), Y2, "R1")
+    world.app.publish_supplier_subsidy_plan(
+        at(3, 1, 2026), Y2, "R1", date(2026, 3, 1), date(2026, 3, 7)
+    )
+    world.app.raise_objection(at(3, 2, 2026), Y2, "O-1", world.suppliers[0], "fake", "R1")
+    rejected("objection-open", world.app.finalise_supplier_subsidy, at(3, 8, 2026), Y2, "R1")
+    world.app.resolve_objection(at(3, 3, 2026), Y2, "O-1", True, "confirmed", "R1")
+    rejected("no-plan-in-notice", world.app.finalise_supplier_subsidy, at(3, 8, 2026), Y2, "R1")
+    world.app.plan_supplier_subsidy(at(3, 4, 2026), Y2, "R1")
+    world.app.publish_supplier_subsidy_plan(
+        at(3, 4, 2026), Y2, "R1", date(2026, 3, 4), date(2026, 3, 10)
+    )
+    rejected(
+        "notice-period-running", world.app.finalise_supplier_subsidy, at(3, 10, 2026), Y2, "R1"
+    )
+    events = world.app.finalise_supplier_subsidy(at(3, 11, 2026), Y2, "R1")
+    (final,) = [e for e in events if type(e).__qualname__ == "SupplierSubsidyRound.Finalised"]
+    assert final.granted == {world.suppliers[1]: Decimal("200000.00")}  # type: ignore[attr-defined]
+
+
+# ---- the green award (CD-7) ---------------------------------------------------------------
+
+
+def test_the_green_award_is_granted_on_certification_once_ever() -> None:
+    world = year_with_special_holders([20 * M])
+    supplier = world.suppliers[0]
+    events = world.app.certify_green_data_centre(
+        at(3, 16, 2026), Y2, supplier, date(2026, 3, 15), "GDC-12"
+    )
+    assert event_names(events) == [
+        "Supplier.CertifiedGreen",
+        "GreenAward.Granted",
+        "PaymentInstruction.Instructed",
+        "EntityRecord.Started",
+        "EntityRecord.PaymentDue",
+    ]
+    assert events[2].amount == M  # type: ignore[attr-defined]
+    # The same certification recorded twice changes nothing ...
+    assert (
+        world.app.certify_green_data_centre(
+            at(3, 17, 2026), Y2, supplier, date(2026, 3, 15), "GDC-12"
+        )
+        == []
+    )
+    # ... and a later certification is recorded, but the award is once, ever.
+    again = world.app.certify_green_data_centre(
+        at(6, 1, 2026), Y2, supplier, date(2026, 5, 30), "GDC-44"
+    )
+    assert event_names(again) == ["Supplier.CertifiedGreen"]
+
+
+def test_only_data_centres_get_the_green_award() -> None:
+    world = year_with_special_holders([20 * M])
+    platform = make_credit_code("91510100MA7000077")
+    world.app.register_supplier(at(1, 3), platform, "调度平台", "scheduling-platform", "Chengdu")
+    rejected(
+        "not-a-data-centre",
+        world.app.certify_green_data_centre,
+        at(3, 16, 2026),
+        Y2,
+        platform,
+        date(2026, 3, 15),
+        "GDC-1",
+    )
+
+
+# ---- the invariant ------------------------------------------------------------------------
+
+
+@settings(max_examples=25)
+@given(st.lists(st.tuples(st.integers(1, 12_000_000), st.booleans()), min_size=1, max_size=6))
+def test_no_supplier_is_paid_more_than_two_million_a_year_nor_twenty_percent_of_its_base(
+    rounds: list[tuple[int, bool]],
+) -> None:
+    world = year_with_special_holders([Decimal(13_000_000)] * 6, suppliers=1)
+    supplier = world.suppliers[0]
+    for n, (spend, object_first) in enumerate(rounds):
+        name = f"R{n}"
+        line = {world.applicants[n]: Decimal(spend)}
+        try:
+            world.app.apply_supplier_subsidy(at(2, 1, 2026), Y2, name, supplier, line)
+        except Rejected as e:
+            assert e.code == "exceeds-evidenced-spend"
+            continue
+        world.app.plan_supplier_subsidy(at(3, 1, 2026), Y2, name)
+        world.app.publish_supplier_subsidy_plan(
+            at(3, 1, 2026), Y2, name, date(2026, 3, 1), date(2026, 3, 2)
+        )
+        if object_first:  # a correction: objected, dismissed
+            world.app.raise_objection(at(3, 2, 2026), Y2, f"O{n}", supplier, "check", name)
+            world.app.resolve_objection(at(3, 2, 2026), Y2, f"O{n}", False, "fine", name)
+        world.app.finalise_supplier_subsidy(at(3, 3, 2026), Y2, name)
+    year = world.app.repository.get(SupplierYear.id_for("chengdu", supplier, 2026))
+    grants = [
+        e
+        for e in world.app.events.get(year.id)
+        if type(e).__qualname__ == "SupplierYear.SubsidyGranted"
+    ]
+    assert year.granted == sum((g.granted for g in grants), start=Decimal(0))  # type: ignore[attr-defined]
+    assert year.granted <= 2 * M
+    for g in grants:
+        assert g.granted <= g.base * Decimal("0.20")  # type: ignore[attr-defined]
