@@ -51,6 +51,9 @@ class CommandSpec:
 
 
 _AT = "2025-03-01T09:00:00+08:00"
+_BANK_ACCOUNT = Field(
+    "bank_account", f.text(64), "bank account payments go to (where known)", required=False
+)
 
 INCLUSIVE_YEAR: tuple[CommandSpec, ...] = (
     CommandSpec(
@@ -62,9 +65,10 @@ INCLUSIVE_YEAR: tuple[CommandSpec, ...] = (
             Field("name", f.text(), "registered name"),
             Field("kind", f.choice(*APPLICANT_KINDS), " / ".join(APPLICANT_KINDS)),
             Field("city", f.text(64), "city of registration, e.g. Chengdu"),
+            _BANK_ACCOUNT,
         ),
         lambda app, ctx, a: app.register_applicant(
-            ctx, a["credit_code"], a["name"], a["kind"], a["city"]
+            ctx, a["credit_code"], a["name"], a["kind"], a["city"], a.get("bank_account", "")
         ),
         {
             "credit_code": "91510100MA61R0BQ4E",
@@ -83,15 +87,17 @@ INCLUSIVE_YEAR: tuple[CommandSpec, ...] = (
             Field("name", f.text(), "registered name"),
             Field("kind", f.choice(*SUPPLIER_KINDS), " / ".join(SUPPLIER_KINDS)),
             Field("city", f.text(64), "city of registration"),
+            _BANK_ACCOUNT,
         ),
         lambda app, ctx, a: app.register_supplier(
-            ctx, a["credit_code"], a["name"], a["kind"], a["city"]
+            ctx, a["credit_code"], a["name"], a["kind"], a["city"], a.get("bank_account", "")
         ),
         {
             "credit_code": "91510100MA6CJ8UQ10",
             "name": "成都智算中心",
             "kind": "data-centre",
             "city": "Chengdu",
+            "bank_account": "6222 0244 0200 1234 567",
             "at": _AT,
         },
     ),
@@ -442,6 +448,50 @@ def _reimbursement_reference(invoice: str) -> str:
     return PaymentInstruction.reference_for("CD-2025", "inclusive-voucher-reimbursement", decision)
 
 
+_PAYMENT = Field("payment", f.text(40), "payment instruction reference")
+
+FINANCE: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "approve-payment",
+        "finance",
+        "Approve a payment instruction for the bank.",
+        (_PAYMENT, Field("note", f.text(), "approval note", required=False)),
+        lambda app, ctx, a: app.approve_payment(ctx, a["payment"], a.get("note", "")),
+        {
+            "payment": _reimbursement_reference("INV-2025-000123"),
+            "note": "claim reviewed",
+            "at": "2025-04-16T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "cancel-payment",
+        "finance",
+        "Cancel a payment instruction the bank has not paid; a cancelled one cannot be settled.",
+        (_PAYMENT, Field("reason", f.text(), "why")),
+        lambda app, ctx, a: app.cancel_payment(ctx, a["payment"], a["reason"]),
+        {
+            "payment": _reimbursement_reference("INV-2025-000125"),
+            "reason": "issued twice in error",
+            "at": "2025-04-16T09:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "resolve-exception",
+        "finance",
+        "Close a reconciliation exception with the reason (e.g. the bank corrected it).",
+        (
+            Field("exception", f.text(20), "exception reference, e.g. EX-…"),
+            Field("reason", f.text(), "how it was resolved"),
+        ),
+        lambda app, ctx, a: app.resolve_exception(ctx, a["exception"], a["reason"]),
+        {
+            "exception": "EX-0123456789AB",
+            "reason": "the bank refunded the duplicate on 2025-05-02",
+            "at": "2025-05-03T09:00:00+08:00",
+        },
+    ),
+)
+
 ENFORCEMENT: tuple[CommandSpec, ...] = (
     CommandSpec(
         "record-settlement",
@@ -771,6 +821,7 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     *INCLUSIVE_YEAR,
     *SPECIAL_ROUND,
     *ENFORCEMENT,
+    *FINANCE,
     *SUPPLIER_SIDE,
 )
 BY_NAME = {spec.name: spec for spec in CATALOGUE}

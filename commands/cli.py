@@ -13,15 +13,18 @@ import os
 import sys
 import textwrap
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
+from uuid import UUID
 
 from commands import render as r
 from commands.batch import EXIT_MALFORMED, EXIT_OK, EXIT_REJECTED, run_batch
 from commands.catalogue import CATALOGUE, COMMON_FIELDS, CommandSpec
-from commands.handlers import execute, parse_command, wall_clock
+from commands.handlers import execute, parse_command, retrying, wall_clock
 from commands.wiring import DEFAULT_DB, Ledger, open_ledger
 from ledger.clock import local_date
 from ledger.errors import InvalidInput, Rejected
@@ -110,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Event-sourced ledger for public compute-voucher programmes (算力券).",
         epilog="Commands by user:\n"
         + by_user
+        + "\n  finance (more): finance import-statement, reconcile, disbursements, budget,"
+        " exceptions"
         + "\n  reports: balances, quota, payments, special-round, supplier-subsidy, supplier-caps,"
         "\n           debarment-status, debarments, receivables, explain (reports take --as-of)\n"
         "  auditors: audit rebuild [--check], audit digest, audit verify, audit history,\n"
@@ -218,6 +223,60 @@ def build_parser() -> argparse.ArgumentParser:
     vexport.add_argument("directory", type=Path)
     vexport.set_defaults(handler=_audit_verify_export)
 
+    finance = sub.add_parser("finance", help="finance: statements, reconciliation, reports")
+    finance_sub = finance.add_subparsers(
+        dest="finance_command", metavar="FINANCE_COMMAND", required=True
+    )
+    imp = finance_sub.add_parser(
+        "import-statement", parents=[common], help="import a bank statement (CSV)"
+    )
+    imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--column",
+        action="append",
+        metavar="FIELD=HEADER",
+        help="map a field (value_date, counterparty_name, counterparty_account, amount, "
+        "reference) to a header the file uses",
+    )
+    imp.set_defaults(handler=_import_statement)
+    rec = finance_sub.add_parser(
+        "reconcile", parents=[common], help="match statement lines with payment instructions"
+    )
+    rec.add_argument(
+        "--window-days",
+        type=int,
+        default=15,
+        help="a payment matched by payee and amount may come this many days after "
+        "the instruction (default 15)",
+    )
+    rec.add_argument(
+        "--missing-after-days",
+        type=int,
+        default=30,
+        help="an instruction unpaid this many days later is missing (default 30)",
+    )
+    rec.add_argument("--at", help="business time of the reconciliation (default now)")
+    rec.set_defaults(handler=_reconcile)
+    dis = finance_sub.add_parser(
+        "disbursements", parents=[common, as_of], help="payments grouped as you choose"
+    )
+    dis.add_argument(
+        "--by",
+        default="programme,purpose,funding_source",
+        help="comma-separated: " + ", ".join(reports.DISBURSEMENT_DIMENSIONS),
+    )
+    dis.set_defaults(handler=_report, report="disbursements", programme=None)
+    bud = finance_sub.add_parser(
+        "budget", parents=[common, as_of], help="budget committed, paid, remaining"
+    )
+    bud.set_defaults(handler=_report, report="budget", programme=None)
+    exc = finance_sub.add_parser(
+        "exceptions", parents=[common, as_of], help="open reconciliation exceptions with age"
+    )
+    exc.add_argument("--on", type=_date_option, default=None, help="age on this date")
+    exc.add_argument("--all", action="store_true", help="resolved ones too")
+    exc.set_defaults(handler=_report, report="exceptions", programme=None)
+
     admin = sub.add_parser("admin", help="administrators: database set-up")
     admin_sub = admin.add_subparsers(dest="admin_command", metavar="ADMIN_COMMAND", required=True)
     role = admin_sub.add_parser(
@@ -323,6 +382,19 @@ def _build_report(args: argparse.Namespace, store: ReadModelStore) -> reports.Re
         report = reports.debarment_register(store, args.on or _today(), entity)
     elif args.report == "receivables":
         report = reports.receivables_ledger(store, args.on or _today())
+    elif args.report == "disbursements":
+        dims = [d.strip() for d in args.by.split(",") if d.strip()]
+        unknown = [d for d in dims if d not in reports.DISBURSEMENT_DIMENSIONS]
+        if unknown:
+            raise InvalidInput(
+                "invalid-value",
+                f"--by: {unknown[0]!r} is not one of {', '.join(reports.DISBURSEMENT_DIMENSIONS)}",
+            )
+        report = reports.disbursements(store, dims)
+    elif args.report == "budget":
+        report = reports.budget_use(store)
+    elif args.report == "exceptions":
+        report = reports.reconciliation_exceptions(store, args.on or _today(), not args.all)
     elif args.report == "supplier-caps":
         report = reports.supplier_caps(store, args.year)
     elif args.report == "supplier-subsidy":
@@ -439,6 +511,72 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
         out.write(r.dumps({"subject": args.subject, "explanation": paragraphs}) + "\n")
     else:
         out.write("\n\n".join(textwrap.fill(p, width=100) for p in paragraphs) + "\n")
+    return EXIT_OK
+
+
+def _import_statement(args: argparse.Namespace, out: TextIO) -> int:
+    from commands.statements import parse_columns, read_statement
+    from ledger.events import Context
+
+    if not args.file.is_file():
+        raise InvalidInput("invalid-value", f"no such file {args.file}")
+    digest, lines = read_statement(args.file.read_bytes(), parse_columns(args.column))
+    ctx = Context(wall_clock(), args.actor, str(uuid.uuid4()))
+    with _ledger(args) as ledger:
+        events = retrying(
+            "import-statement",
+            lambda: ledger.app.import_statement(ctx, digest, args.file.name, lines),
+        )
+        ledger.runner.catch_up()
+    if not events:
+        out.write(f"{args.file}: imported already (same content); nothing changed\n")
+    else:
+        imported: Any = events[0]
+        out.write(f"{args.file}: {len(lines)} lines imported as {imported.statement}\n")
+    return EXIT_OK
+
+
+def _reconcile(args: argparse.Namespace, out: TextIO) -> int:
+    from sqlalchemy import select
+
+    from ledger.clock import parse_business_time
+    from ledger.events import Context
+    from projections.finance_views import bank_lines, statements
+    from projections.ledger_views import payments
+
+    at = parse_business_time(args.at, field="at") if args.at else wall_clock()
+    ctx = Context(at, args.actor, str(uuid.uuid4()))
+    with _ledger(args) as ledger:
+        ledger.runner.catch_up()
+        with ledger.store.engine.connect() as conn:
+            # Candidates come from the read models; the aggregates decide.
+            refs = [r for (r,) in conn.execute(select(payments.c.reference))]
+            with_unmatched = {
+                s
+                for (s,) in conn.execute(
+                    select(bank_lines.c.statement).where(bank_lines.c.outcome == "unmatched")
+                )
+            }
+            ids = [
+                UUID(i)
+                for i, name in conn.execute(
+                    select(statements.c.statement_id, statements.c.statement)
+                )
+                if name in with_unmatched
+            ]
+        events = retrying(
+            "reconcile",
+            lambda: ledger.app.reconcile(ctx, refs, ids, args.window_days, args.missing_after_days),
+        )
+        ledger.runner.catch_up()
+        report = reports.reconciliation_exceptions(ledger.store, local_date(at))
+    outcomes = Counter(e.outcome for e in events if hasattr(e, "outcome"))
+    outcomes["missing"] = sum(type(e).__name__ == "ReportedMissing" for e in events)
+    out.write(
+        "reconciled: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()) if v)
+        + f"; {len(report.rows)} exceptions open\n"
+    )
     return EXIT_OK
 
 

@@ -105,6 +105,8 @@ def commands_md() -> str:
         "  | export DIR | verify-export DIR` — see auditors.md. Every report takes `--as-of`",
         "  (a log position or a recorded time) and is then replayed into a scratch store.",
         "- `voucher-ledger admin create-auditor-role [--login NAME]` — PostgreSQL read-only role.",
+        "- `voucher-ledger finance import-statement FILE | reconcile | disbursements [--by …] |",
+        "  budget | exceptions` — see finance.md.",
         "- `voucher-ledger demo` — see the README.",
         "",
         "Exit codes everywhere: 0 accepted, 1 rejected by a rule, 2 malformed input.",

@@ -66,17 +66,20 @@ def parse_command(
 
 
 def execute(app: VoucherLedger, command: Command) -> Events:
-    """Run the command; when another writer changed the same aggregates first (the event
-    store refuses the stale write), reload and try again, a bounded number of times."""
+    return retrying(command.spec.name, lambda: command.spec.run(app, command.context, command.args))
+
+
+def retrying(name: str, attempt_once: Callable[[], Events]) -> Events:
+    """Run a command; when another writer changed the same aggregates first (the event store
+    refuses the stale write), reload and try again, a bounded number of times."""
     for attempt in range(MAX_ATTEMPTS):
         try:
-            return command.spec.run(app, command.context, command.args)
+            return attempt_once()
         except (IntegrityError, OperationalError):
             # Jittered back-off keeps racing writers from colliding in lock-step.
             time.sleep(random.uniform(0, min(0.1, 0.005 * 2**attempt)))
     raise Rejected(
-        "concurrency-conflict",
-        f"{command.spec.name}: gave up after {MAX_ATTEMPTS} attempts; nothing was stored",
+        "concurrency-conflict", f"{name}: gave up after {MAX_ATTEMPTS} attempts; nothing was stored"
     )
 
 

@@ -29,6 +29,13 @@ from ledger.enforcement import Case, EntityRecord
 from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected
 from ledger.events import Context
+from ledger.finance import (
+    BankStatement,
+    OpenInstruction,
+    ReconciliationException,
+    StatementLine,
+    match,
+)
 from ledger.payment import PaymentInstruction
 from ledger.policy import Policy
 from ledger.programme import Programme, SupplierList
@@ -174,7 +181,13 @@ class VoucherLedger(Application[UUID]):
     # ---- registration --------------------------------------------------------------------
 
     def register_applicant(
-        self, ctx: Context, credit_code: str, name: str, kind: str, city: str
+        self,
+        ctx: Context,
+        credit_code: str,
+        name: str,
+        kind: str,
+        city: str,
+        bank_account: str = "",
     ) -> Events:
         existing = self._find(Applicant.id_for(credit_code))
         if existing is not None:
@@ -185,10 +198,16 @@ class VoucherLedger(Application[UUID]):
                 f"applicant {credit_code} is registered as {existing.name!r} "
                 f"({existing.kind}, {existing.city})",
             )
-        return self._commit(Applicant.register(ctx, credit_code, name, kind, city))
+        return self._commit(Applicant.register(ctx, credit_code, name, kind, city, bank_account))
 
     def register_supplier(
-        self, ctx: Context, credit_code: str, name: str, kind: str, city: str
+        self,
+        ctx: Context,
+        credit_code: str,
+        name: str,
+        kind: str,
+        city: str,
+        bank_account: str = "",
     ) -> Events:
         existing = self._find(Supplier.id_for(credit_code))
         if existing is not None:
@@ -199,7 +218,7 @@ class VoucherLedger(Application[UUID]):
                 f"supplier {credit_code} is registered as {existing.name!r} "
                 f"({existing.kind}, {existing.city})",
             )
-        return self._commit(Supplier.register(ctx, credit_code, name, kind, city))
+        return self._commit(Supplier.register(ctx, credit_code, name, kind, city, bank_account))
 
     def record_affiliation(
         self, ctx: Context, applicant: str, supplier: str, evidence: str
@@ -353,6 +372,8 @@ class VoucherLedger(Application[UUID]):
             ctx,
             payee=supplier.credit_code,
             payee_name=supplier.name,
+            payee_account=supplier.bank_account,
+            instrument=instrument.name,
             amount=amount,
             purpose=purpose,
             programme=terms.name,
@@ -496,6 +517,8 @@ class VoucherLedger(Application[UUID]):
                 ctx,
                 payee=applicant.credit_code,
                 payee_name=applicant.name,
+                payee_account=applicant.bank_account,
+                instrument=instrument.name,
                 amount=amount,
                 purpose=purpose,
                 programme=programme.name,
@@ -525,6 +548,129 @@ class VoucherLedger(Application[UUID]):
             return []  # the same settlement again
         payment.settle(ctx, amount, bank_reference, value_date)
         return self._commit(payment)
+
+    def approve_payment(self, ctx: Context, reference: str, note: str) -> Events:
+        payment = self.payment(reference)
+        payment.approve(ctx, note)
+        return self._commit(payment)
+
+    def cancel_payment(self, ctx: Context, reference: str, reason: str) -> Events:
+        payment = self.payment(reference)
+        payment.cancel(ctx, reason)
+        return self._commit(payment)
+
+    def import_statement(
+        self, ctx: Context, content_digest: str, source: str, lines: Sequence[StatementLine]
+    ) -> Events:
+        """A statement's identity is its content: importing the same one again changes
+        nothing."""
+        if self._find(BankStatement.id_for(content_digest)) is not None:
+            return []
+        return self._commit(BankStatement.import_(ctx, content_digest, source, lines))
+
+    def reconcile(
+        self,
+        ctx: Context,
+        payment_refs: Sequence[str],
+        statement_ids: Sequence[UUID],
+        window_days: int,
+        missing_after_days: int,
+    ) -> Events:
+        """Match the statements' unmatched lines with the given instructions and record every
+        outcome (the caller finds the candidates; the aggregates decide)."""
+        payments = {r: self.payment(r) for r in payment_refs}
+        statements = [
+            self._load(BankStatement, i, "unknown-statement", f"no statement {i}")
+            for i in statement_ids
+        ]
+        by_name = {s.statement: s for s in statements}
+        open_instructions = [
+            OpenInstruction(
+                p.reference,
+                p.payee_name,
+                p.payee_account,
+                p.payable,
+                p.instructed_on,
+                p.settled is not None or p.mismatched,
+                p.stopped or p.cancelled,
+            )
+            for p in payments.values()
+        ]
+        lines = [(s.statement, line) for s in statements for line in s.unmatched()]
+        today = local_date(ctx.at)
+        exceptions: list[Aggregate] = []
+        for outcome in match(open_instructions, lines, today, window_days, missing_after_days):
+            payment = payments.get(outcome.payment_reference)
+            line = outcome.line
+            if outcome.kind == "missing":
+                assert payment is not None
+                payment.report_missing(ctx, (today - payment.instructed_on).days)
+                exceptions.append(
+                    self._exception(ctx, "missing", payment.reference, instructed=payment.payable)
+                )
+                continue
+            assert line is not None
+            statement = by_name[outcome.statement]
+            statement.mark(ctx, line.line, outcome.payment_reference, outcome.kind)
+            if outcome.kind == "settled":
+                assert payment is not None
+                payment.settle(
+                    ctx, line.amount, f"{statement.statement}:{line.line}", line.value_date
+                )
+                missing = self._find(
+                    ReconciliationException.id_for(
+                        ReconciliationException.reference_for("missing", payment.reference, "", 0)
+                    )
+                )
+                if missing is not None and missing.open:
+                    missing.resolve(ctx, f"paid on {line.value_date} ({statement.statement})")
+                    exceptions.append(missing)
+                continue
+            if outcome.kind == "amount-mismatch":
+                assert payment is not None
+                payment.record_mismatch(ctx, line.amount, statement.statement, line.line)
+            exceptions.append(
+                self._exception(
+                    ctx,
+                    outcome.kind,
+                    outcome.payment_reference,
+                    statement.statement,
+                    line.line,
+                    payment.payable if payment else Decimal("0.00"),
+                    line.amount,
+                    " ".join([line.counterparty_name, line.counterparty_account, line.reference]),
+                )
+            )
+        return self._commit(*statements, *payments.values(), *exceptions)
+
+    def _exception(
+        self,
+        ctx: Context,
+        kind: str,
+        payment_reference: str = "",
+        statement: str = "",
+        line: int = 0,
+        instructed: Decimal = Decimal("0.00"),
+        paid: Decimal = Decimal("0.00"),
+        detail: str = "",
+    ) -> ReconciliationException:
+        reference = ReconciliationException.reference_for(kind, payment_reference, statement, line)
+        existing: ReconciliationException | None = self._find(
+            ReconciliationException.id_for(reference)
+        )
+        return existing or ReconciliationException.raise_(
+            ctx, kind, payment_reference, statement, line, instructed, paid, detail
+        )
+
+    def resolve_exception(self, ctx: Context, reference: str, reason: str) -> Events:
+        exception = self._load(
+            ReconciliationException,
+            ReconciliationException.id_for(reference),
+            "unknown-exception",
+            f"no reconciliation exception {reference}",
+        )
+        exception.resolve(ctx, reason)
+        return self._commit(exception)
 
     # ---- enforcement (CD-3, CD-11) ---------------------------------------------------------
 
@@ -801,6 +947,8 @@ class VoucherLedger(Application[UUID]):
                     ctx,
                     payee=supplier.credit_code,
                     payee_name=supplier.name,
+                    payee_account=supplier.bank_account,
+                    instrument=instrument.name,
                     amount=amount,
                     purpose=purpose,
                     programme=terms.name,
@@ -852,6 +1000,8 @@ class VoucherLedger(Application[UUID]):
             ctx,
             payee=supplier.credit_code,
             payee_name=supplier.name,
+            payee_account=supplier.bank_account,
+            instrument=instrument.name,
             amount=instrument.value("amount"),
             purpose=purpose,
             programme=terms.name,

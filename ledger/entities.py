@@ -20,19 +20,25 @@ class Applicant(Aggregate):
         name: str
         kind: str
         city: str
+        bank_account: str  # where known; payments to the entity quote it
 
-    def __init__(self, credit_code: str, name: str, kind: str, city: str) -> None:
+    def __init__(
+        self, credit_code: str, name: str, kind: str, city: str, bank_account: str
+    ) -> None:
         self.credit_code = credit_code
         self.name = name
         self.kind = kind
         self.city = city
+        self.bank_account = bank_account
 
     @staticmethod
     def id_for(credit_code: str) -> Any:
         return stable_id("applicant", credit_code)
 
     @classmethod
-    def register(cls, ctx: Context, credit_code: str, name: str, kind: str, city: str) -> Applicant:
+    def register(
+        cls, ctx: Context, credit_code: str, name: str, kind: str, city: str, bank_account: str = ""
+    ) -> Applicant:
         return cls._create(
             cls.Registered,
             id=cls.id_for(credit_code),
@@ -40,6 +46,7 @@ class Applicant(Aggregate):
             name=name,
             kind=kind,
             city=city,
+            bank_account=bank_account,
             **ctx.fields(),
         )
 
@@ -55,6 +62,7 @@ class Supplier(Aggregate):
         name: str
         kind: str
         city: str
+        bank_account: str  # where known; payments to the entity quote it
 
     class AffiliationRecorded(LedgerEvent):
         applicant: str
@@ -72,11 +80,14 @@ class Supplier(Aggregate):
         def apply(self, aggregate: Supplier) -> None:
             aggregate.green_certifications[self.reference] = self.certification_date
 
-    def __init__(self, credit_code: str, name: str, kind: str, city: str) -> None:
+    def __init__(
+        self, credit_code: str, name: str, kind: str, city: str, bank_account: str
+    ) -> None:
         self.credit_code = credit_code
         self.name = name
         self.kind = kind
         self.city = city
+        self.bank_account = bank_account
         self.affiliated: set[str] = set()
         self.green_certifications: dict[str, date] = {}
 
@@ -85,7 +96,9 @@ class Supplier(Aggregate):
         return stable_id("supplier", credit_code)
 
     @classmethod
-    def register(cls, ctx: Context, credit_code: str, name: str, kind: str, city: str) -> Supplier:
+    def register(
+        cls, ctx: Context, credit_code: str, name: str, kind: str, city: str, bank_account: str = ""
+    ) -> Supplier:
         return cls._create(
             cls.Registered,
             id=cls.id_for(credit_code),
@@ -93,6 +106,7 @@ class Supplier(Aggregate):
             name=name,
             kind=kind,
             city=city,
+            bank_account=bank_account,
             **ctx.fields(),
         )
 

@@ -147,6 +147,11 @@ RULE_REJECTIONS: dict[str, str] = {
         "The previous year's programme, whose business is the base, was never opened."
     ),
     "not-a-data-centre": "The green award is for data centres (CD-7).",
+    # finance
+    "payment-cancelled": "The payment instruction was cancelled.",
+    "unknown-statement": "No imported statement with that identity.",
+    "unknown-exception": "No reconciliation exception with that reference.",
+    "exception-resolved": "The reconciliation exception is resolved already.",
     # year end
     "programme-year-not-ended": "Vouchers lapse only after the programme's calendar year.",
     # concurrency

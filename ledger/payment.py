@@ -4,13 +4,14 @@ instruct the same payment twice."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from ledger.clock import local_date
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
@@ -22,6 +23,8 @@ class PaymentInstruction(Aggregate):
         reference: str
         payee: str
         payee_name: str
+        payee_account: str
+        instrument: str
         amount: Decimal
         purpose: str
         programme: str
@@ -29,6 +32,38 @@ class PaymentInstruction(Aggregate):
         funding_source: str
         decision: str
         basis: dict[str, Any]
+
+    class Approved(LedgerEvent):
+        """Finance approved it for payment."""
+
+        note: str
+
+        def apply(self, aggregate: PaymentInstruction) -> None:
+            aggregate.approved = True
+
+    class Cancelled(LedgerEvent):
+        reason: str
+
+        def apply(self, aggregate: PaymentInstruction) -> None:
+            aggregate.cancelled = True
+
+    class AmountMismatched(LedgerEvent):
+        """The bank paid a different amount (reconciliation)."""
+
+        paid: Decimal
+        statement: str
+        line: int
+
+        def apply(self, aggregate: PaymentInstruction) -> None:
+            aggregate.mismatched = True
+
+    class ReportedMissing(LedgerEvent):
+        """Not in the bank's statements long after it was instructed (reconciliation)."""
+
+        days: int
+
+        def apply(self, aggregate: PaymentInstruction) -> None:
+            aggregate.missing = True
 
     class Settled(LedgerEvent):
         """The bank paid it (finance's record)."""
@@ -69,6 +104,8 @@ class PaymentInstruction(Aggregate):
         reference: str,
         payee: str,
         payee_name: str,
+        payee_account: str,
+        instrument: str,
         amount: Decimal,
         purpose: str,
         programme: str,
@@ -76,15 +113,23 @@ class PaymentInstruction(Aggregate):
         funding_source: str,
         decision: str,
         basis: dict[str, Any],
+        at: datetime,
     ) -> None:
         self.reference = reference
         self.payee = payee
+        self.payee_name = payee_name
+        self.payee_account = payee_account
+        self.instructed_on = local_date(at)
         self.amount = amount
         self.purpose = purpose
         self.programme = programme
         self.funding_source = funding_source
         self.settled: Decimal | None = None
         self.stopped = False
+        self.approved = False
+        self.cancelled = False
+        self.mismatched = False
+        self.missing = False
         self.offset = ZERO
         self.clawed_back = ZERO
 
@@ -95,11 +140,24 @@ class PaymentInstruction(Aggregate):
 
     @property
     def open(self) -> bool:
-        return self.settled is None and not self.stopped
+        return self.settled is None and not self.stopped and not self.cancelled
+
+    @property
+    def reconciliation_state(self) -> str:
+        """Exactly one of: cancelled, settled, mismatch, missing, outstanding."""
+        if self.stopped or self.cancelled:
+            return "cancelled"
+        if self.settled is not None:
+            return "settled"
+        if self.mismatched:
+            return "mismatch"
+        return "missing" if self.missing else "outstanding"
 
     def _require_open(self) -> None:
         if self.stopped:
             raise Rejected("payment-stopped", f"payment {self.reference} was stopped")
+        if self.cancelled:
+            raise Rejected("payment-cancelled", f"payment {self.reference} was cancelled")
         if self.settled is not None:
             raise Rejected("payment-settled", f"payment {self.reference} is settled")
 
@@ -117,6 +175,24 @@ class PaymentInstruction(Aggregate):
             value_date=value_date,
             **ctx.fields(),
         )
+
+    def approve(self, ctx: Context, note: str) -> None:
+        self._require_open()
+        if not self.approved:
+            self.trigger_event(self.Approved, note=note, **ctx.fields())
+
+    def cancel(self, ctx: Context, reason: str) -> None:
+        self._require_open()
+        self.trigger_event(self.Cancelled, reason=reason, **ctx.fields())
+
+    def record_mismatch(self, ctx: Context, paid: Decimal, statement: str, line: int) -> None:
+        self.trigger_event(
+            self.AmountMismatched, paid=paid, statement=statement, line=line, **ctx.fields()
+        )
+
+    def report_missing(self, ctx: Context, days: int) -> None:
+        if not self.missing:
+            self.trigger_event(self.ReportedMissing, days=days, **ctx.fields())
 
     def stop(self, ctx: Context, case: str) -> bool:
         if not self.open:
@@ -158,6 +234,8 @@ class PaymentInstruction(Aggregate):
         *,
         payee: str,
         payee_name: str,
+        payee_account: str,
+        instrument: str,
         amount: Decimal,
         purpose: str,
         programme: str,
@@ -173,6 +251,8 @@ class PaymentInstruction(Aggregate):
             reference=reference,
             payee=payee,
             payee_name=payee_name,
+            payee_account=payee_account,
+            instrument=instrument,
             amount=amount,
             purpose=purpose,
             programme=programme,

@@ -147,7 +147,7 @@ class Programme(Aggregate):
         if held.count(instrument.name) >= int(instrument.value("per_holder_per_year")):
             raise Rejected(
                 "already-holds-voucher-this-year",
-                f"{holder} already holds a {instrument.name} voucher in {self.year} "
+                f"{holder} already holds its {instrument.name} voucher for {self.year} "
                 f"({instrument.clause('per_holder_per_year')})",
             )
         clash = sorted(set(held) & set(instrument.exclusive_with))

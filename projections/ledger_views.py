@@ -8,6 +8,7 @@ yuan. Each handler is keyed by event class; events a read model does not know ar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Column, Integer, String, Table
@@ -82,6 +83,8 @@ programme_use = Table(
     Column("reimbursed_fen", BigInteger, nullable=False),
     Column("lapsed_fen", BigInteger, nullable=False),
     Column("paid_to_holders_fen", BigInteger, nullable=False),
+    Column("budget_fen", BigInteger, nullable=False),
+    Column("funding_source", String(16), nullable=False),
 )
 
 payments = Table(
@@ -91,6 +94,8 @@ payments = Table(
     Column("reference", String(40), nullable=False, unique=True),
     Column("payee", String(18), nullable=False, index=True),
     Column("payee_name", String(200), nullable=False),
+    Column("payee_account", String(64), nullable=False),
+    Column("instrument", String(32), nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
     Column("purpose", String(64), nullable=False),
     Column("programme", String(20), nullable=False),
@@ -98,7 +103,10 @@ payments = Table(
     Column("funding_source", String(16), nullable=False),
     Column("decision", String(80), nullable=False),
     Column("instructed_at", String(40), nullable=False),
-    Column("status", String(16), nullable=False),  # instructed, settled, stopped
+    Column("status", String(16), nullable=False),  # instructed, settled, stopped, cancelled
+    Column("approved", Integer, nullable=False),
+    # Exactly one of: outstanding, settled, mismatch, missing, cancelled.
+    Column("reconciliation", String(16), nullable=False),
     Column("offset_fen", BigInteger, nullable=False),
     Column("settled_fen", BigInteger, nullable=False),
     Column("clawed_back_fen", BigInteger, nullable=False),
@@ -155,6 +163,13 @@ class Entities(EventDrivenReadModel):
 # ---- vouchers, redemptions, quota and budget use ----------------------------------------
 
 
+def _pool(table: dict[str, Any]) -> int:
+    """An instrument's yearly pool: places × face value, or the sum of its tiers (fen)."""
+    if "face_value" in table:
+        return int(table["quota_per_year"]["value"]) * to_fen(Decimal(table["face_value"]["value"]))
+    return sum(int(t["places"]) * to_fen(Decimal(t["amount"])) for t in table["tiers"]["value"])
+
+
 def _programme_opened(page: Page, e: Programme.Opened) -> None:
     for name, table in e.parameters["instruments"].items():
         if "quota_per_year" not in table:
@@ -173,6 +188,8 @@ def _programme_opened(page: Page, e: Programme.Opened) -> None:
                 "reimbursed_fen": 0,
                 "lapsed_fen": 0,
                 "paid_to_holders_fen": 0,
+                "budget_fen": _pool(table),
+                "funding_source": table["funding_source"]["value"],
             }
         )
 
@@ -296,6 +313,8 @@ def _instructed(page: Page, e: PaymentInstruction.Instructed) -> None:
             "reference": e.reference,
             "payee": e.payee,
             "payee_name": e.payee_name,
+            "payee_account": e.payee_account,
+            "instrument": e.instrument,
             "amount_fen": to_fen(e.amount),
             "purpose": e.purpose,
             "programme": e.programme,
@@ -304,6 +323,8 @@ def _instructed(page: Page, e: PaymentInstruction.Instructed) -> None:
             "decision": e.decision,
             "instructed_at": e.at.isoformat(),
             "status": "instructed",
+            "approved": 0,
+            "reconciliation": "outstanding",
             "offset_fen": 0,
             "settled_fen": 0,
             "clawed_back_fen": 0,
@@ -324,13 +345,30 @@ def _settled(page: Page, e: PaymentInstruction.Settled) -> None:
         page,
         e,
         status="settled",
+        reconciliation="settled",
         settled_fen=to_fen(e.amount),
         value_date=e.value_date.isoformat(),
     )
 
 
 def _stopped(page: Page, e: PaymentInstruction.Stopped) -> None:
-    _payment(page, e, status="stopped")
+    _payment(page, e, status="stopped", reconciliation="cancelled")
+
+
+def _approved(page: Page, e: PaymentInstruction.Approved) -> None:
+    _payment(page, e, approved=1)
+
+
+def _cancelled(page: Page, e: PaymentInstruction.Cancelled) -> None:
+    _payment(page, e, status="cancelled", reconciliation="cancelled")
+
+
+def _mismatched(page: Page, e: PaymentInstruction.AmountMismatched) -> None:
+    _payment(page, e, reconciliation="mismatch")
+
+
+def _missing(page: Page, e: PaymentInstruction.ReportedMissing) -> None:
+    _payment(page, e, reconciliation="missing")
 
 
 def _offset(page: Page, e: PaymentInstruction.Offset) -> None:
@@ -350,6 +388,10 @@ class Payments(EventDrivenReadModel):
         PaymentInstruction.Instructed: _instructed,
         PaymentInstruction.Settled: _settled,
         PaymentInstruction.Stopped: _stopped,
+        PaymentInstruction.Approved: _approved,
+        PaymentInstruction.Cancelled: _cancelled,
+        PaymentInstruction.AmountMismatched: _mismatched,
+        PaymentInstruction.ReportedMissing: _missing,
         PaymentInstruction.Offset: _offset,
         PaymentInstruction.ClawbackClaimed: _payment_clawed,
     }
@@ -357,7 +399,16 @@ class Payments(EventDrivenReadModel):
 
 def all_read_models() -> list[EventDrivenReadModel]:
     from projections.enforcement_views import Enforcement
+    from projections.finance_views import Reconciliation
     from projections.special_views import SpecialRounds
     from projections.supplier_views import SupplierSide
 
-    return [Entities(), Vouchers(), Payments(), SpecialRounds(), Enforcement(), SupplierSide()]
+    return [
+        Entities(),
+        Vouchers(),
+        Payments(),
+        SpecialRounds(),
+        Enforcement(),
+        SupplierSide(),
+        Reconciliation(),
+    ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import Select, select
 
 from ledger.money import from_fen
 from projections.enforcement_views import credit_records, debarments, receivables
+from projections.finance_views import exceptions as reconciliation_exceptions_table
 from projections.ledger_views import entities, payments, programme_use, vouchers
 from projections.special_views import special_applications, special_rounds
 from projections.store import ReadModelStore
@@ -379,3 +381,146 @@ def supplier_subsidy_round(store: ReadModelStore, programme: str, round_name: st
 
 def _names(role: str) -> Any:
     return select(entities.c.credit_code, entities.c.name).where(entities.c.role == role).subquery()
+
+
+DISBURSEMENT_DIMENSIONS = (
+    "programme",
+    "year",
+    "instrument",
+    "purpose",
+    "payee",
+    "funding_source",
+    "month",
+)
+
+
+def disbursements(store: ReadModelStore, by: Sequence[str]) -> Report:
+    """Payment instructions grouped by any of programme, year, instrument, purpose, payee,
+    funding source and month instructed: instructed (less cancelled and stopped), paid,
+    outstanding, and how many sit in each reconciliation state."""
+    rows = _fetch(store, select(payments))
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in rows:
+        r["month"] = r["instructed_at"][:7]
+        key = tuple(r[d] for d in by)
+        g = groups.setdefault(
+            key,
+            {
+                **dict(zip(by, key, strict=True)),
+                "instructions": 0,
+                "instructed_fen": 0,
+                "cancelled_fen": 0,
+                "paid_fen": 0,
+                "mismatch": 0,
+                "missing": 0,
+            },
+        )
+        g["instructions"] += 1
+        if r["reconciliation"] == "cancelled":
+            g["cancelled_fen"] += r["amount_fen"]
+        else:
+            g["instructed_fen"] += r["amount_fen"]
+        g["paid_fen"] += r["settled_fen"]
+        g["mismatch"] += r["reconciliation"] == "mismatch"
+        g["missing"] += r["reconciliation"] == "missing"
+    out = [groups[k] for k in sorted(groups)]
+    for g in out:
+        g["outstanding_fen"] = g["instructed_fen"] - g["paid_fen"]
+    _yuan(out, "instructed_fen", "cancelled_fen", "paid_fen", "outstanding_fen")
+    columns = [
+        *by,
+        "instructions",
+        "instructed",
+        "cancelled",
+        "paid",
+        "outstanding",
+        "mismatch",
+        "missing",
+    ]
+    totals = {
+        c: sum((g[c] for g in out), start=from_fen(0))
+        for c in ("instructed", "cancelled", "paid", "outstanding")
+    }
+    if by:
+        totals[by[0]] = f"{len(out)} groups"
+    return Report("Disbursements by " + ", ".join(by or ["(all)"]), columns, out, totals)
+
+
+def budget_use(store: ReadModelStore) -> Report:
+    """Per programme, instrument and funding source: the pool, what is committed to it (value
+    of vouchers issued and not lapsed or cancelled; payments for instruments without vouchers),
+    what was instructed and paid, and what is left."""
+    pools = {(r["programme"], r["instrument"]): r for r in _fetch(store, select(programme_use))}
+    paid: dict[tuple[str, str, str], dict[str, int]] = {}
+    for r in _fetch(store, select(payments)):
+        key = (r["programme"], r["instrument"], r["funding_source"])
+        p = paid.setdefault(key, {"instructed": 0, "paid": 0})
+        if r["reconciliation"] != "cancelled":
+            p["instructed"] += r["amount_fen"]
+        p["paid"] += r["settled_fen"]
+    keys = set(paid) | {(p, i, u["funding_source"]) for (p, i), u in pools.items()}
+    rows = []
+    for programme, instrument, source in sorted(keys):
+        pool = pools.get((programme, instrument))
+        money = paid.get((programme, instrument, source), {"instructed": 0, "paid": 0})
+        if pool is not None:
+            committed = pool["face_value_issued_fen"] - pool["lapsed_fen"]
+            budget: Any = from_fen(pool["budget_fen"])
+            remaining: Any = from_fen(pool["budget_fen"] - committed)
+        else:
+            committed, budget, remaining = money["instructed"], None, None
+        rows.append(
+            {
+                "programme": programme,
+                "instrument": instrument,
+                "funding_source": source,
+                "budget": budget,
+                "committed": from_fen(committed),
+                "instructed": from_fen(money["instructed"]),
+                "paid": from_fen(money["paid"]),
+                "remaining": remaining,
+            }
+        )
+    columns = [
+        "programme",
+        "instrument",
+        "funding_source",
+        "budget",
+        "committed",
+        "instructed",
+        "paid",
+        "remaining",
+    ]
+    return Report("Budget: committed, instructed, paid, remaining", columns, rows)
+
+
+def reconciliation_exceptions(store: ReadModelStore, on: date, open_only: bool = True) -> Report:
+    query = select(reconciliation_exceptions_table).order_by(
+        reconciliation_exceptions_table.c.raised_on, reconciliation_exceptions_table.c.reference
+    )
+    rows = _fetch(store, query)
+    if open_only:
+        rows = [r for r in rows if not r["resolved_on"]]
+    for r in rows:
+        r["age_days"] = (on - date.fromisoformat(r["raised_on"])).days
+    _yuan(rows, "instructed_fen", "paid_fen")
+    columns = [
+        "reference",
+        "kind",
+        "payment_reference",
+        "statement",
+        "line",
+        "instructed",
+        "paid",
+        "detail",
+        "raised_on",
+        "age_days",
+        "resolved_on",
+        "resolution",
+    ]
+    return Report(
+        f"Reconciliation exceptions on {on}",
+        columns,
+        rows,
+        {"reference": f"{len(rows)} exceptions"},
+    )

@@ -406,3 +406,72 @@ def test_an_auditor_replays_verifies_and_exports(tmp_path: Path) -> None:
     tampered = cli("audit", "verify", "--digest", str(kept), db=db)
     assert tampered.returncode == 1
     assert "first differs at position 3" in tampered.stdout
+
+
+def test_finance_imports_a_gbk_statement_reconciles_and_resolves(tmp_path: Path) -> None:
+    db = str(tmp_path / "finance.db")
+    redeem = {
+        "command": "redeem",
+        "voucher": "CD-2025-INC-0001",
+        "supplier": SUPPLIER,
+        "bill_amount": "8000.00",
+        "invoice_number": "INV-1",
+        "service_kind": "compute",
+        "service_date": "2025-03-10",
+        "at": "2025-03-12T10:00:00+08:00",
+    }
+    claim = {
+        "command": "claim-reimbursement",
+        "supplier": SUPPLIER,
+        "invoice_number": "INV-1",
+        "evidence": {"contract": "C", "payment-proof": "P", "invoice": "I", "service-proof": "S"},
+        "at": "2025-04-01T10:00:00+08:00",
+    }
+    pay = {
+        "command": "reimburse",
+        "supplier": SUPPLIER,
+        "invoice_number": "INV-1",
+        "at": "2025-04-15T10:00:00+08:00",
+    }
+    batch = write_jsonl(tmp_path / "year.jsonl", *SETUP, redeem, claim, pay)
+    assert cli("run", str(batch), db=db).returncode == 0
+    (payment,) = json.loads(cli("payments", "--format", "json", db=db).stdout)["rows"]
+    statement = tmp_path / "icbc-2025-04.csv"
+    statement.write_bytes(
+        (
+            "交易日期,对方户名,对方账号,金额,摘要\n"
+            f"2025-04-18,成都智算中心,,4000.00,算力券补贴 {payment['reference']}\n"
+            "2025-04-19,不认识的公司,6222999,12.00,转账\n"
+        ).encode("gbk")
+    )
+    imported = cli("finance", "import-statement", str(statement), db=db)
+    assert imported.returncode == 0 and "2 lines imported" in imported.stdout
+    again = cli("finance", "import-statement", str(statement), db=db)
+    assert "imported already" in again.stdout
+    done = cli("finance", "reconcile", "--at", "2025-04-20T09:00:00+08:00", db=db)
+    assert done.returncode == 0 and "settled 1" in done.stdout and "unexpected 1" in done.stdout
+    (row,) = json.loads(cli("payments", "--format", "json", db=db).stdout)["rows"]
+    assert (row["status"], row["settled"]) == ("settled", "4000.00")
+    (exception,) = json.loads(
+        cli("finance", "exceptions", "--on", "2025-04-30", "--format", "json", db=db).stdout
+    )["rows"]
+    assert exception["kind"] == "unexpected" and exception["age_days"] == 10
+    resolved = cli(
+        "resolve-exception",
+        "--exception",
+        exception["reference"],
+        "--reason",
+        "bank reversed it",
+        db=db,
+    )
+    assert resolved.returncode == 0
+    assert json.loads(cli("finance", "exceptions", "--format", "json", db=db).stdout)["rows"] == []
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "交易日期,对方户名,金额\n2025-04-18,x,1.00\n2025-04-19,y,abc\n", encoding="utf-8-sig"
+    )
+    refused = cli("finance", "import-statement", str(bad), db=db)
+    assert refused.returncode == 2 and "line 3" in refused.stderr
+    budget = json.loads(cli("finance", "budget", "--format", "json", db=db).stdout)["rows"]
+    inclusive = next(r for r in budget if r["instrument"] == "inclusive")
+    assert (inclusive["budget"], inclusive["paid"]) == ("3000000.00", "4000.00")

@@ -14,7 +14,7 @@ from projections import reports
 from projections.ledger_views import vouchers
 from projections.runner import ProjectionRunner
 from projections.store import ReadModelStore
-from tests.scenario import PROGRAMME, YEAR, World
+from tests.scenario import PROGRAMME, YEAR, World, at
 
 
 def test_quota_of_300_holds_when_400_apply(ledger: Ledger) -> None:
@@ -89,3 +89,41 @@ def test_history_survives_reopening(ledger: Ledger, db_url: str) -> None:
         assert again.app.programme(PROGRAMME).year == YEAR
     finally:
         again.close()
+
+
+def test_finance_reports_add_up_and_stand_as_of_an_earlier_position(ledger: Ledger) -> None:
+    from commands.audit import AsOf, replay
+
+    play_year(ledger)
+    totals = {
+        tuple(by): reports.disbursements(ledger.store, by).totals["instructed"]
+        for by in (
+            ["programme"],
+            ["funding_source"],
+            ["programme", "funding_source"],
+            ["month"],
+            ["purpose", "payee"],
+        )
+    }
+    assert len(set(totals.values())) == 1, totals  # to the fen, whichever way it is cut
+    budget = {(r["programme"], r["instrument"]): r for r in reports.budget_use(ledger.store).rows}
+    assert budget[("CD-2025", "inclusive")]["budget"] == Decimal("3000000.00")
+    assert budget[("CD-2025", "special")]["budget"] == Decimal("50000000.00")
+    assert budget[("CD-2025", "special")]["paid"] == Decimal("50000000.00")
+    # What a report said at a position is what a replay as of that position says.
+    position = ledger.app.recorder.max_notification_id()
+    then = reports.disbursements(ledger.store, ["programme", "purpose"]).rows
+    open_payment = next(
+        r["reference"]
+        for r in reports.payment_instructions(ledger.store).rows
+        if r["status"] == "instructed"
+    )
+    ledger.app.cancel_payment(at(12, 30), open_payment, "issued in error")
+    ledger.runner.catch_up()
+    assert reports.disbursements(ledger.store, ["programme", "purpose"]).rows != then
+    assert (
+        reports.disbursements(
+            replay(ledger, AsOf(position=position)), ["programme", "purpose"]
+        ).rows
+        == then
+    )
