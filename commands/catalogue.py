@@ -12,6 +12,7 @@ from commands import fields as f
 from commands.fields import Field
 from ledger.application import Events, VoucherLedger
 from ledger.events import Context
+from ledger.ids import make_credit_code
 from ledger.payment import PaymentInstruction
 from ledger.policy import (
     APPLICANT_KINDS,
@@ -20,6 +21,7 @@ from ledger.policy import (
     KNOWN_SERVICES,
     SUPPLIER_KINDS,
 )
+from ledger.pro_rata import ClaimLine
 from ledger.voucher import Redemption
 
 FUNDING_DECLARATION_SOURCES = ("city", "district", "province", "national")
@@ -817,11 +819,145 @@ SUPPLIER_SIDE: tuple[CommandSpec, ...] = (
     ),
 )
 
+_QD = ("programme", f.programme, "programme, e.g. QD-2024")
+_OPERATOR = Field("operator", f.credit_code, "the claimant operator's credit code")
+_QD_OPERATOR = make_credit_code("91370200MA3C00001")
+_CLAIM_LINE = {
+    "customer": (f.credit_code, True),
+    "customer_in_area": (f.boolean, True),
+    "contract_number": (f.text(64), True),
+    "amount": (f.amount, True),
+    "service_from": (f.date_, True),
+    "service_to": (f.date_, True),
+    "invoice": (f.text(64), True),
+    "bank_receipt": (f.text(64), True),
+    "funded_elsewhere": (f.boolean, False),
+}
+
+CLAIMS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "submit-operator-claim",
+        "clerk",
+        "An operator claims its service contracts, with the third-party audit report and its "
+        "detail lines; each line is kept, eligible or excluded with the reason (window, area, "
+        "funded elsewhere, claimed twice) (QD-1, QD-2, QD-5, QD-8). On the command line, "
+        "--lines takes the JSON list or @FILE.",
+        (
+            Field(*_QD),
+            _OPERATOR,
+            Field("audit_report", f.text(), "third-party audit report reference"),
+            Field(
+                "lines",
+                f.objects(_CLAIM_LINE),
+                "detail lines: customer, customer_in_area, contract_number, amount (tax "
+                "excluded), service_from, service_to, invoice, bank_receipt, funded_elsewhere",
+            ),
+        ),
+        lambda app, ctx, a: app.submit_operator_claim(
+            ctx,
+            a["programme"],
+            a["operator"],
+            a["audit_report"],
+            [ClaimLine(**line) for line in a["lines"]],
+        ),
+        {
+            "programme": "QD-2024",
+            "operator": _QD_OPERATOR,
+            "audit_report": "青审专字(2024)第017号",
+            "lines": [
+                {
+                    "customer": make_credit_code("91370212MA3D00001"),
+                    "customer_in_area": True,
+                    "contract_number": "HT-2023-0091",
+                    "amount": "1200000.00",
+                    "service_from": "2023-03-01",
+                    "service_to": "2023-11-30",
+                    "invoice": "FP-2023-0091",
+                    "bank_receipt": "BR-2023-0091",
+                }
+            ],
+            "at": "2024-01-23T10:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "district-pre-review",
+        "clerk",
+        "The district's pre-review: credit and blacklists, the green threshold. An operator on "
+        "a blacklist or below the threshold cannot pass (QD-6, QD-7).",
+        (
+            Field(*_QD),
+            _OPERATOR,
+            Field("outcome", f.choice("pass", "fail"), "pass / fail"),
+            Field("green_threshold_met", f.boolean, "yes / no"),
+            Field("reason", f.text(), "the reviewer's reason"),
+        ),
+        lambda app, ctx, a: app.district_pre_review(
+            ctx,
+            a["programme"],
+            a["operator"],
+            a["outcome"] == "pass",
+            a["green_threshold_met"],
+            a["reason"],
+        ),
+        {
+            "programme": "QD-2024",
+            "operator": _QD_OPERATOR,
+            "outcome": "pass",
+            "green_threshold_met": True,
+            "reason": "no listing; green threshold met",
+            "at": "2024-02-01T10:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "city-review",
+        "clerk",
+        "The city's completeness check, re-review and expert assessment: the approved eligible "
+        "amount (default: all that is eligible) (QD-6).",
+        (
+            Field(*_QD),
+            _OPERATOR,
+            Field("outcome", f.choice("pass", "fail"), "pass / fail"),
+            Field("approved_amount", f.amount, "approved eligible amount", required=False),
+            Field("assessment", f.text(), "expert assessment reference"),
+            Field("reason", f.text(), "why"),
+        ),
+        lambda app, ctx, a: app.city_review(
+            ctx,
+            a["programme"],
+            a["operator"],
+            a["outcome"] == "pass",
+            a.get("approved_amount"),
+            a["assessment"],
+            a["reason"],
+        ),
+        {
+            "programme": "QD-2024",
+            "operator": _QD_OPERATOR,
+            "outcome": "pass",
+            "assessment": "专家评审意见 2024-03",
+            "reason": "contracts and receipts verified",
+            "at": "2024-03-05T10:00:00+08:00",
+        },
+    ),
+    CommandSpec(
+        "allocate-operator-subsidy",
+        "finance",
+        "Fix the amounts: the rate of each approved eligible amount, scaled pro rata when the "
+        "pool (city share 10,000,000, city:district 1:1) is short, split by funding source "
+        "with largest-remainder rounding; one payment instruction per operator and source "
+        "(QD-2, QD-3, QD-4).",
+        (Field(*_QD),),
+        lambda app, ctx, a: app.allocate_operator_subsidy(ctx, a["programme"]),
+        {"programme": "QD-2024", "at": "2024-03-20T10:00:00+08:00"},
+    ),
+)
+
 CATALOGUE: tuple[CommandSpec, ...] = (
     *INCLUSIVE_YEAR,
     *SPECIAL_ROUND,
     *ENFORCEMENT,
     *FINANCE,
     *SUPPLIER_SIDE,
+    *CLAIMS,
 )
 BY_NAME = {spec.name: spec for spec in CATALOGUE}

@@ -29,6 +29,7 @@ from commands.wiring import DEFAULT_DB, Ledger, open_ledger
 from ledger.clock import local_date
 from ledger.errors import InvalidInput, Rejected
 from ledger.ids import parse_credit_code
+from ledger.policy import PolicyFileError
 from projections import reports
 from projections.store import ReadModelStore
 
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         + "\n  finance (more): finance import-statement, reconcile, disbursements, budget,"
         " exceptions"
         + "\n  reports: balances, quota, payments, special-round, supplier-subsidy, supplier-caps,"
+        "\n           operator-subsidy,"
         "\n           debarment-status, debarments, receivables, explain (reports take --as-of)\n"
         "  auditors: audit rebuild [--check], audit digest, audit verify, audit history,\n"
         "            audit export, audit verify-export\n"
@@ -182,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     sround.add_argument("--programme", required=True, help="programme, e.g. CD-2026")
     sround.add_argument("--round", required=True, help="round name, e.g. R1")
     sround.set_defaults(handler=_report, report="supplier-subsidy")
+
+    ops = sub.add_parser(
+        "operator-subsidy", parents=[common, as_of], help="a pro-rata claim programme's allocation"
+    )
+    ops.add_argument("--programme", required=True, help="programme, e.g. QD-2024")
+    ops.set_defaults(handler=_report, report="operator-subsidy")
 
     ex = sub.add_parser(
         "explain", parents=[common], help="why: a voucher number or a credit code, explained"
@@ -291,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     rb.set_defaults(handler=_rebuild)
 
     demo = sub.add_parser("demo", parents=[common], help="run a realistic programme year")
+    demo.add_argument(
+        "--programme",
+        choices=("chengdu", "qingdao"),
+        default="chengdu",
+        help="chengdu (default): the voucher year; qingdao: the operation-subsidy allocation",
+    )
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -395,6 +409,8 @@ def _build_report(args: argparse.Namespace, store: ReadModelStore) -> reports.Re
         report = reports.budget_use(store)
     elif args.report == "exceptions":
         report = reports.reconciliation_exceptions(store, args.on or _today(), not args.all)
+    elif args.report == "operator-subsidy":
+        report = reports.operator_allocation(store, args.programme)
     elif args.report == "supplier-caps":
         report = reports.supplier_caps(store, args.year)
     elif args.report == "supplier-subsidy":
@@ -606,6 +622,10 @@ def _rebuild(args: argparse.Namespace, out: TextIO) -> int:
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
     from commands.demo import run_demo
 
+    if args.programme == "qingdao":
+        from commands.demo_qingdao import run_qingdao_demo
+
+        return run_qingdao_demo(Path(getattr(args, "db", None) or "voucher-ledger-qingdao.db"), out)
     return run_demo(Path(getattr(args, "db", None) or "voucher-ledger-demo.db"), out)
 
 
@@ -616,6 +636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.format = getattr(args, "format", None) or "table"
     try:
         return int(args.handler(args, sys.stdout))
+    except PolicyFileError as e:
+        sys.stderr.write(f"voucher-ledger: invalid policy file: {e}\n")
+        return EXIT_MALFORMED
     except BrokenPipeError:
         # The reader (e.g. `head`) stopped reading: not an error of ours.
         sys.stderr.close()

@@ -16,6 +16,7 @@ from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected
 from ledger.explain import (
     explain_case,
+    explain_claim,
     explain_green_award,
     explain_special_application,
     explain_standing,
@@ -26,6 +27,7 @@ from ledger.ids import parse_credit_code
 from ledger.special import SpecialRound
 from ledger.supplier_subsidy import GreenAward
 from ledger.voucher import Voucher
+from projections.claim_views import claims
 from projections.enforcement_views import receivables
 from projections.ledger_views import programme_use, vouchers
 from projections.supplier_views import supplier_years
@@ -68,6 +70,9 @@ def explain(ledger: Ledger, subject: str) -> list[str]:
             )
         ]
         programmes = sorted({p for (p,) in conn.execute(select(programme_use.c.programme))})
+        claim_rounds = [
+            r for (r,) in conn.execute(select(claims.c.round_id).where(claims.c.claimant == code))
+        ]
         years = [
             y
             for (y,) in conn.execute(
@@ -94,6 +99,10 @@ def explain(ledger: Ledger, subject: str) -> list[str]:
     if award:
         paragraphs.append(explain_green_award(award[0]))
     paragraphs += _special(ledger, code, programmes)
+    for round_id in claim_rounds:
+        text = explain_claim(list(ledger.app.events.get(UUID(round_id))), code)
+        if text:
+            paragraphs.append(text)
     for number in numbers:
         voucher_events: list[Any] = list(ledger.app.events.get(Voucher.id_for(number)))
         if voucher_events[0].kind == "deduction-voucher":

@@ -3,9 +3,11 @@ what each field accepts, so both ways in refuse the same inputs with the same me
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from ledger.clock import parse_business_time, parse_date, parse_period
@@ -144,5 +146,56 @@ def mapping(parse_key: Parser, parse_value: Parser) -> Parser:
             parse_key(k, f"{name} key"): parse_value(v, f"{name}.{k}")
             for k, v in _pairs(value, name).items()
         }
+
+    return parse_all
+
+
+def boolean(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "no", "false"):
+        return value.strip().lower() in ("yes", "true")
+    raise InvalidInput("invalid-value", f"{name}: {value!r} is not yes/no", field=name)
+
+
+def objects(shape: dict[str, tuple[Parser, bool]]) -> Parser:
+    """A list of JSON objects with these fields (parser, required). On the command line: the
+    JSON text itself, or @FILE holding it."""
+
+    def parse_all(value: Any, name: str) -> list[dict[str, Any]]:
+        if isinstance(value, str):
+            text = value
+            if value.startswith("@"):
+                try:
+                    text = Path(value[1:]).read_text(encoding="utf-8")
+                except OSError as e:
+                    raise InvalidInput("invalid-value", f"{name}: {e}", field=name) from None
+            try:
+                value = json.loads(text, parse_float=Decimal)
+            except json.JSONDecodeError as e:
+                raise InvalidInput(
+                    "invalid-value", f"{name}: not JSON ({e.msg})", field=name
+                ) from None
+        if not isinstance(value, list) or not value:
+            raise InvalidInput("invalid-value", f"{name}: expected a non-empty list", field=name)
+        out = []
+        for i, item in enumerate(value):
+            where = f"{name}[{i}]"
+            if not isinstance(item, dict):
+                raise InvalidInput("invalid-value", f"{where}: expected an object", field=name)
+            unknown = sorted(set(item) - set(shape))
+            if unknown:
+                raise InvalidInput(
+                    "unknown-field", f"{where}.{unknown[0]}: no such field", field=name
+                )
+            parsed = {}
+            for key, (parse, required) in shape.items():
+                if key not in item:
+                    if required:
+                        raise InvalidInput("missing-field", f"{where}.{key}: required", field=name)
+                    continue
+                parsed[key] = parse(item[key], f"{where}.{key}")
+            out.append(parsed)
+        return out
 
     return parse_all

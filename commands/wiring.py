@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.application import VoucherLedger
-from ledger.policy import bundled_policies
+from ledger.policy import Policy, bundled_policies, parse_policy
 from projections.chain import audit_chain
 from projections.ledger_views import all_read_models
 from projections.runner import ProjectionRunner
@@ -129,6 +129,18 @@ END $$;
 """
 
 
+def policies() -> dict[str, Policy]:
+    """The bundled parameter files, plus any in ``VOUCHER_LEDGER_POLICY_DIR`` (a new city's
+    programme is a file there: no code)."""
+    found = bundled_policies()
+    folder = os.environ.get("VOUCHER_LEDGER_POLICY_DIR")
+    if folder:
+        for path in sorted(Path(folder).glob("*.toml")):
+            policy = parse_policy(path.read_text(encoding="utf-8"), origin=str(path))
+            found[policy.id] = policy
+    return found
+
+
 def events_table(app: VoucherLedger) -> str:
     """The event table's name on PostgreSQL (the library prefixes it with the app's name)."""
     return f"{app.name.lower()}_events"
@@ -149,7 +161,7 @@ def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
     for attempt in range(SCHEMA_ATTEMPTS):
         try:
             create = {"CREATE_TABLE": "n"} if read_only else {}
-            app = VoucherLedger(bundled_policies(), env={**env, **CACHE, **create})
+            app = VoucherLedger(policies(), env={**env, **CACHE, **create})
             store = ReadModelStore(
                 engine, all_read_models(), extra_tables=[audit_chain], create=not read_only
             )

@@ -37,7 +37,15 @@ from ledger.finance import (
     match,
 )
 from ledger.payment import PaymentInstruction
-from ledger.policy import Policy
+from ledger.policy import Instrument, Policy
+from ledger.pro_rata import (
+    ClaimLine,
+    ClaimRound,
+    ContractLine,
+    allocate,
+    pool_of,
+    split_funding,
+)
 from ledger.programme import Programme, SupplierList
 from ledger.special import SpecialRound
 from ledger.supplier_subsidy import (
@@ -1012,6 +1020,151 @@ class VoucherLedger(Application[UUID]):
         )
         record.note_payment(ctx, payment_reference)
         return self._commit(supplier, award, payment, record)
+
+    # ---- pro-rata claim subsidies (QD-1…QD-8) ----------------------------------------------
+
+    def _pro_rata(self, programme_name: str) -> tuple[Programme, Instrument]:
+        terms = self.programme_terms(programme_name)
+        for instrument in terms.policy.instruments.values():
+            if instrument.type == "pro-rata-claim-subsidy":
+                return terms, instrument
+        raise Rejected(
+            "unknown-instrument", f"programme {terms.name} takes no claims of service contracts"
+        )
+
+    def claim_round(self, programme_name: str) -> ClaimRound:
+        terms, instrument = self._pro_rata(programme_name)
+        return self._load(
+            ClaimRound,
+            ClaimRound.id_for(terms.name, instrument.name),
+            "unknown-claim",
+            f"{terms.name} has no claims yet",
+        )
+
+    def submit_operator_claim(
+        self,
+        ctx: Context,
+        programme_name: str,
+        claimant_code: str,
+        audit_report: str,
+        lines: Sequence[ClaimLine],
+    ) -> Events:
+        """QD-1, QD-2, QD-5, QD-8: every line kept, eligible or excluded with its reason."""
+        terms, instrument = self._pro_rata(programme_name)
+        claimant = self.supplier(claimant_code)
+        terms.require_eligible_supplier(claimant)
+        window = (instrument.value("service_window_from"), instrument.value("service_window_to"))
+        registry: list[ContractLine] = []
+        seen: set[Any] = set()
+        decided: list[tuple[ClaimLine, str]] = []
+        for line in lines:
+            key = ContractLine.id_for(line.customer, line.contract_number)
+            why = ""
+            if not line.customer_in_area:
+                why = (
+                    f"customer not in {', '.join(terms.policy.value('applicants.cities'))} "
+                    f"({terms.policy.clause('applicants.cities')})"
+                )
+            elif not (window[0] <= line.service_from <= line.service_to <= window[1]):
+                why = (
+                    f"service {line.service_from}–{line.service_to} outside "
+                    f"{window[0]}–{window[1]} ({instrument.clause('service_window_from')})"
+                )
+            elif line.funded_elsewhere:
+                why = f"declared funded elsewhere ({instrument.clause('duplicate_funding_check')})"
+            elif instrument.value("duplicate_funding_check") and key in seen:
+                why = f"listed twice in this claim ({instrument.clause('duplicate_funding_check')})"
+            elif (
+                instrument.value("duplicate_funding_check")
+                and (earlier := self._find(key)) is not None
+            ):
+                why = (
+                    f"claimed by {earlier.claimant} in {earlier.programme} "
+                    f"({instrument.clause('duplicate_funding_check')})"
+                )
+            else:
+                registry.append(
+                    ContractLine.claim(
+                        ctx, line.customer, line.contract_number, terms.name, claimant.credit_code
+                    )
+                )
+            seen.add(key)
+            decided.append((line, why))
+        existing = self._find(ClaimRound.id_for(terms.name, instrument.name))
+        round_ = existing or ClaimRound.open(ctx, terms.name, instrument.name)
+        round_.submit(ctx, instrument, claimant.credit_code, audit_report, decided)
+        return self._commit(round_, *registry)
+
+    def district_pre_review(
+        self,
+        ctx: Context,
+        programme_name: str,
+        claimant: str,
+        passed: bool,
+        green_threshold_met: bool,
+        reason: str,
+    ) -> Events:
+        """QD-6, QD-7: an operator on a blacklist, or below the green threshold, cannot pass."""
+        terms, instrument = self._pro_rata(programme_name)
+        round_ = self.claim_round(terms.name)
+        if passed:
+            self.require_standing(terms, claimant, ctx)
+        round_.pre_review(ctx, instrument, claimant, passed, green_threshold_met, reason)
+        return self._commit(round_)
+
+    def city_review(
+        self,
+        ctx: Context,
+        programme_name: str,
+        claimant: str,
+        passed: bool,
+        approved: Decimal | None,
+        assessment: str,
+        reason: str,
+    ) -> Events:
+        round_ = self.claim_round(programme_name)
+        round_.city_review(ctx, claimant, passed, approved, assessment, reason)
+        return self._commit(round_)
+
+    def allocate_operator_subsidy(self, ctx: Context, programme_name: str) -> Events:
+        """QD-2…QD-4: entitlements, scaled pro rata to the pool, split between the funding
+        sources, one payment instruction per claimant and source."""
+        terms, instrument = self._pro_rata(programme_name)
+        round_ = self.claim_round(terms.name)
+        round_.require_allocatable()
+        entitlements = round_.entitlements(instrument)
+        pool = pool_of(instrument)
+        allocations, scale = allocate(entitlements, pool)
+        shares = split_funding(allocations, instrument.value("funding_split"))
+        touched: list[Aggregate] = [round_]
+        payments: dict[str, dict[str, str]] = {}
+        for claimant_code, by_source in shares.items():
+            claimant = self.supplier(claimant_code)
+            record = self._record_for_receiving(terms, claimant_code, ctx)
+            payments[claimant_code] = {}
+            for source, amount in by_source.items():
+                if amount <= 0:
+                    continue
+                payment = PaymentInstruction.instruct(
+                    ctx,
+                    payee=claimant_code,
+                    payee_name=claimant.name,
+                    payee_account=claimant.bank_account,
+                    instrument=instrument.name,
+                    amount=amount,
+                    purpose=f"{instrument.name.replace('_', '-')}",
+                    programme=terms.name,
+                    year=terms.year,
+                    funding_source=source,
+                    decision=f"{instrument.name}:{terms.name}:{claimant_code}:{source}",
+                    basis=instrument.basis("rate", "funding_split", "allocation"),
+                )
+                record.note_payment(ctx, payment.reference)
+                payments[claimant_code][source] = payment.reference
+                touched.append(payment)
+            touched.append(record)
+        round_.allocate(ctx, instrument, entitlements, pool, allocations, scale, shares, payments)
+        return self._commit(*touched)
 
     def expire_vouchers(self, ctx: Context, programme_name: str) -> Events:
         """Year end: every voucher of the programme with value left lapses (CD-8)."""

@@ -147,6 +147,12 @@ RULE_REJECTIONS: dict[str, str] = {
         "The previous year's programme, whose business is the base, was never opened."
     ),
     "not-a-data-centre": "The green award is for data centres (CD-7).",
+    # pro-rata claim subsidies (QD-1…QD-8)
+    "outside-application-window": "Claims are taken only in the application window (QD-6).",
+    "unknown-claim": "No claim by that claimant in the programme.",
+    "not-pre-reviewed": "The claim must pass the district pre-review first (QD-6).",
+    "green-threshold-not-met": "An operator failing the green threshold cannot pass (QD-7).",
+    "exceeds-eligible": "The approved amount is more than the claim's eligible amount.",
     # finance
     "payment-cancelled": "The payment instruction was cancelled.",
     "unknown-statement": "No imported statement with that identity.",

@@ -10,6 +10,7 @@ from typing import Any
 
 from ledger.clock import local_date
 from ledger.enforcement import Case, EntityRecord
+from ledger.pro_rata import ClaimRound
 from ledger.special import SpecialRound
 from ledger.supplier_subsidy import GreenAward, SupplierYear
 from ledger.voucher import Voucher
@@ -251,3 +252,53 @@ def explain_green_award(award: GreenAward.Granted) -> str:
         f"was granted without application in {award.programme}, once for good "
         f"({_clauses(award.basis)}); payment {award.payment_reference}."
     )
+
+
+def explain_claim(events: Sequence[Any], claimant: str) -> str | None:
+    """An operator's claim: eligible lines, exclusions with reasons, reviews, entitlement,
+    scaling and each funding source's share (QD-2…QD-8)."""
+    submitted = next(
+        (e for e in events if isinstance(e, ClaimRound.ClaimSubmitted) and e.claimant == claimant),
+        None,
+    )
+    if submitted is None:
+        return None
+    opened = events[0]
+    eligible = [line for line in submitted.lines if not line["excluded"]]
+    parts = [
+        f"In {opened.programme}, {claimant} claimed {len(submitted.lines)} contract lines on "
+        f"{_day(submitted)} (audit report {submitted.audit_report}): {len(eligible)} eligible, "
+        f"worth {_cny(submitted.eligible_amount)} ({_clauses(submitted.basis)})."
+    ]
+    for line in submitted.lines:
+        if line["excluded"]:
+            parts.append(
+                f"Contract {line['contract_number']} with {line['customer']} "
+                f"({_cny(line['amount'])}) was excluded: {line['excluded']}."
+            )
+    for e in events:
+        if isinstance(e, ClaimRound.PreReviewed) and e.claimant == claimant:
+            parts.append(
+                f"District pre-review on {_day(e)}: {'passed' if e.passed else 'failed'} "
+                f"(green threshold {'met' if e.green_threshold_met else 'not met'}): {e.reason}."
+            )
+        elif isinstance(e, ClaimRound.CityReviewed) and e.claimant == claimant:
+            parts.append(
+                f"City review on {_day(e)}: {'passed' if e.passed else 'failed'}, approved "
+                f"{_cny(e.approved_eligible)} ({e.assessment})."
+            )
+        elif isinstance(e, ClaimRound.Allocated) and claimant in e.allocations:
+            rate = Decimal(e.basis["params"]["rate"])
+            shares = ", ".join(f"{s} {_cny(a)}" for s, a in e.shares[claimant].items())
+            scaled = (
+                f"; the entitlements exceeded the pool of {_cny(e.pool)}, so every operator was "
+                f"scaled by {e.scale}"
+                if e.scale < 1
+                else ""
+            )
+            parts.append(
+                f"Allocated on {_day(e)}: entitlement {rate:.0%} of the approved amount = "
+                f"{_cny(e.entitlements[claimant])}{scaled}; allocated "
+                f"{_cny(e.allocations[claimant])}, paid as {shares} ({_clauses(e.basis)})."
+            )
+    return " ".join(parts)

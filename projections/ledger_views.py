@@ -398,6 +398,7 @@ class Payments(EventDrivenReadModel):
 
 
 def all_read_models() -> list[EventDrivenReadModel]:
+    from projections.claim_views import Claims
     from projections.enforcement_views import Enforcement
     from projections.finance_views import Reconciliation
     from projections.special_views import SpecialRounds
@@ -411,4 +412,5 @@ def all_read_models() -> list[EventDrivenReadModel]:
         Enforcement(),
         SupplierSide(),
         Reconciliation(),
+        Claims(),
     ]

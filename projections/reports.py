@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from ledger.money import from_fen
+from projections.claim_views import claim_shares, claims, funding_caps
 from projections.enforcement_views import credit_records, debarments, receivables
 from projections.finance_views import exceptions as reconciliation_exceptions_table
 from projections.ledger_views import entities, payments, programme_use, vouchers
@@ -458,7 +459,11 @@ def budget_use(store: ReadModelStore) -> Report:
         if r["reconciliation"] != "cancelled":
             p["instructed"] += r["amount_fen"]
         p["paid"] += r["settled_fen"]
-    keys = set(paid) | {(p, i, u["funding_source"]) for (p, i), u in pools.items()}
+    caps = {
+        (r["programme"], r["instrument"], r["source"]): r["cap_fen"]
+        for r in _fetch(store, select(funding_caps))
+    }
+    keys = set(paid) | set(caps) | {(p, i, u["funding_source"]) for (p, i), u in pools.items()}
     rows = []
     for programme, instrument, source in sorted(keys):
         pool = pools.get((programme, instrument))
@@ -467,6 +472,13 @@ def budget_use(store: ReadModelStore) -> Report:
             committed = pool["face_value_issued_fen"] - pool["lapsed_fen"]
             budget: Any = from_fen(pool["budget_fen"])
             remaining: Any = from_fen(pool["budget_fen"] - committed)
+        elif (programme, instrument, source) in caps:
+            cap = caps[(programme, instrument, source)]
+            committed, budget, remaining = (
+                money["instructed"],
+                from_fen(cap),
+                from_fen(cap - money["instructed"]),
+            )
         else:
             committed, budget, remaining = money["instructed"], None, None
         rows.append(
@@ -524,3 +536,61 @@ def reconciliation_exceptions(store: ReadModelStore, on: date, open_only: bool =
         rows,
         {"reference": f"{len(rows)} exceptions"},
     )
+
+
+def operator_allocation(store: ReadModelStore, programme: str) -> Report:
+    """A pro-rata claim programme: claims, exclusions, reviews, entitlement, scaling and each
+    funding source's share (QD-2…QD-4)."""
+    names = _names("supplier")
+    query = (
+        select(claims, names.c.name)
+        .join(names, names.c.credit_code == claims.c.claimant, isouter=True)
+        .where(claims.c.programme == programme)
+        .order_by(claims.c.claimant)
+    )
+    rows = _fetch(store, query)
+    shares = _fetch(store, select(claim_shares).where(claim_shares.c.programme == programme))
+    sources = sorted({s["source"] for s in shares})
+    for r in rows:
+        for source in sources:
+            r[f"{source}_share_fen"] = next(
+                (
+                    s["amount_fen"]
+                    for s in shares
+                    if s["claimant"] == r["claimant"] and s["source"] == source
+                ),
+                0,
+            )
+    money = [
+        "claimed_fen",
+        "eligible_fen",
+        "excluded_fen",
+        "approved_fen",
+        "entitlement_fen",
+        "allocated_fen",
+        *[f"{s}_share_fen" for s in sources],
+    ]
+    _yuan(rows, *money)
+    columns = [
+        "claimant",
+        "name",
+        "lines",
+        "excluded_lines",
+        "claimed",
+        "eligible",
+        "excluded",
+        "pre_review",
+        "city_review",
+        "approved",
+        "entitlement",
+        "scale",
+        "allocated",
+        *[f"{s}_share" for s in sources],
+        "status",
+    ]
+    totals = {
+        c.removesuffix("_fen"): sum((r[c.removesuffix("_fen")] for r in rows), start=from_fen(0))
+        for c in money
+    }
+    totals["claimant"] = f"{len(rows)} claims"
+    return Report(f"Operator subsidy {programme}", columns, rows, totals)

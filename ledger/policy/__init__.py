@@ -12,6 +12,10 @@ Instrument building blocks (``type``):
 * ``supplier-subsidy`` — a share of the previous year's voucher business at each supplier,
   capped per supplier per year, planned from suppliers' applications (CD-6, CD-10).
 * ``one-off-award`` — a fixed award granted on a recorded event, once per supplier (CD-7).
+* ``pro-rata-claim-subsidy`` — claimants submit audited lines of service; eligible lines (in
+  the service window, for customers in the area, not funded elsewhere) earn ``rate`` of their
+  amount, capped per claimant; reviewed; shared pro rata when the pool is short; paid in the
+  funding split (QD-1…QD-8).
 * ``ranked-tier-grant`` — a grant paid to the applicant: applications ranked by spend bracket
   then submission time, the top ``review_places`` reviewed (failures replaced by the next in
   line), amounts matched to tiers by spend, published for notice, then paid.
@@ -23,6 +27,7 @@ import itertools
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -35,6 +40,7 @@ APPLICANT_KINDS = ("enterprise", "research-institute", "university")
 SUPPLIER_KINDS = ("data-centre", "scheduling-platform")
 FUNDING_SOURCES = ("city", "district", "province")
 EVIDENCE_KINDS = ("contract", "payment-proof", "invoice", "service-proof")
+CLAIM_EVIDENCE = ("audit-report", "contract", "invoice", "bank-receipt")
 CREDIT_RECORD_KINDS = (
     "serious-dishonesty",
     "major-safety-accident",
@@ -132,8 +138,14 @@ class Policy:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | date):
         return str(value)
+    if isinstance(value, FundingShare):
+        return {
+            "source": value.source,
+            "share": value.share,
+            "cap": str(value.cap) if value.cap is not None else None,
+        }
     if isinstance(value, Tier):
         return {
             "amount": str(value.amount),
@@ -210,6 +222,41 @@ def _bool(p: Param, path: str) -> Param:
     return p
 
 
+@dataclass(frozen=True)
+class FundingShare:
+    source: str
+    share: int
+    cap: Decimal | None
+
+
+def _iso_date(p: Param, path: str) -> Param:
+    try:
+        return Param(date.fromisoformat(str(p.value)), p.clause)
+    except ValueError:
+        raise PolicyFileError(f"{path}: {p.value!r} is not a YYYY-MM-DD date") from None
+
+
+def _funding_split(p: Param, path: str) -> Param:
+    if not isinstance(p.value, list) or not p.value:
+        raise PolicyFileError(f"{path}: expected a list of {{ source, share, cap? }}")
+    shares = []
+    for i, item in enumerate(p.value):
+        where = f"{path}[{i}]"
+        if (
+            not isinstance(item, dict)
+            or not {"source", "share"} <= set(item)
+            or set(item) - {"source", "share", "cap"}
+        ):
+            raise PolicyFileError(f"{where}: a share is {{ source, share, cap? }}")
+        source = _choice(Param(item["source"], p.clause), f"{where}.source", FUNDING_SOURCES)
+        share = _int(Param(item["share"], p.clause), f"{where}.share", minimum=1)
+        cap = _amount(Param(item["cap"], p.clause), f"{where}.cap").value if "cap" in item else None
+        shares.append(FundingShare(source.value, share.value, cap))
+    if len({s.source for s in shares}) != len(shares):
+        raise PolicyFileError(f"{path}: a source appears twice")
+    return Param(shares, p.clause)
+
+
 def _code(p: Param, path: str) -> Param:
     if not isinstance(p.value, str) or not p.value.isalnum() or not p.value.isupper():
         raise PolicyFileError(f"{path}: expected a short upper-case code such as INC")
@@ -259,6 +306,19 @@ _INSTRUMENT_TYPES: dict[str, tuple[str, ...]] = {
         "funding_source",
     ),
     "one-off-award": ("code", "amount", "eligible_kinds", "funding_source"),
+    "pro-rata-claim-subsidy": (
+        "code",
+        "rate",
+        "service_window_from",
+        "service_window_to",
+        "application_window_from",
+        "application_window_to",
+        "claim_evidence",
+        "funding_split",
+        "allocation",
+        "green_threshold_required",
+        "duplicate_funding_check",
+    ),
     "ranked-tier-grant": (
         *_COMMON_INSTRUMENT_KEYS,
         "max_subsidy_rate",
@@ -267,6 +327,10 @@ _INSTRUMENT_TYPES: dict[str, tuple[str, ...]] = {
         "application_evidence",
         "unused_places_cascade",
     ),
+}
+# Parameters a building block may leave out.
+_OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {
+    "pro-rata-claim-subsidy": ("per_claimant_cap", "pool_cap"),
 }
 
 
@@ -282,7 +346,8 @@ def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
     label = table.get("label", name)
     if not isinstance(label, str):
         raise PolicyFileError(f"{where}.label: expected a string")
-    expected = set(_INSTRUMENT_TYPES[kind]) | {"type", "label"}
+    optional = _OPTIONAL_KEYS.get(kind, ())
+    expected = set(_INSTRUMENT_TYPES[kind]) | set(optional) | {"type", "label"}
     unknown = sorted(set(table) - expected)
     if unknown:
         raise PolicyFileError(f"{where}.{unknown[0]}: not a parameter of a {kind}")
@@ -291,7 +356,9 @@ def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
         "quota_per_year": lambda p, w: _int(p, w, minimum=1),
         "per_holder_per_year": lambda p, w: _int(p, w, minimum=1),
         "allocation": lambda p, w: _choice(
-            p, w, ("first-come-first-served", "ranked-tiers", "supplier-application-plan")
+            p,
+            w,
+            ("first-come-first-served", "ranked-tiers", "supplier-application-plan", "pro-rata"),
         ),
         "exclusive_with": _strings,
         "funding_source": lambda p, w: _choice(p, w, FUNDING_SOURCES),
@@ -308,11 +375,20 @@ def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
         "cap_per_supplier_per_year": _amount,
         "amount": _amount,
         "eligible_kinds": lambda p, w: _strings(p, w, SUPPLIER_KINDS),
+        "rate": _rate,
+        "service_window_from": _iso_date,
+        "service_window_to": _iso_date,
+        "application_window_from": _iso_date,
+        "application_window_to": _iso_date,
+        "claim_evidence": lambda p, w: _strings(p, w, CLAIM_EVIDENCE),
+        "funding_split": _funding_split,
+        "green_threshold_required": _bool,
+        "duplicate_funding_check": _bool,
+        "per_claimant_cap": _amount,
+        "pool_cap": _amount,
     }
-    params = {
-        key: checks[key](_param(table, key, where), f"{where}.{key}")
-        for key in _INSTRUMENT_TYPES[kind]
-    }
+    keys = [*_INSTRUMENT_TYPES[kind], *[k for k in optional if k in table]]
+    params = {key: checks[key](_param(table, key, where), f"{where}.{key}") for key in keys}
     return Instrument(policy_id=policy_id, name=name, type=kind, label=label, params=params)
 
 
@@ -327,7 +403,7 @@ _POLICY_PARAMS: dict[str, Any] = {
     "suppliers.listing": lambda p, w: _choice(p, w, ("half-yearly", "none")),
     "suppliers.affiliated_parties_excluded": _bool,
     "services.eligible": lambda p, w: _strings(p, w, KNOWN_SERVICES),
-    "enforcement.debarment_years": lambda p, w: _int(p, w, minimum=1),
+    "enforcement.debarment_years": lambda p, w: _int(p, w, minimum=0),
     "enforcement.credit_lookback_years": lambda p, w: _int(p, w, minimum=0),
     "enforcement.disqualifying_records": lambda p, w: _strings(p, w, CREDIT_RECORD_KINDS),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -475,3 +476,189 @@ def test_finance_imports_a_gbk_statement_reconciles_and_resolves(tmp_path: Path)
     budget = json.loads(cli("finance", "budget", "--format", "json", db=db).stdout)["rows"]
     inclusive = next(r for r in budget if r["instrument"] == "inclusive")
     assert (inclusive["budget"], inclusive["paid"]) == ("3000000.00", "4000.00")
+
+
+LAKESIDE = """
+# A fictitious third programme: nothing but this file. 30% of audited spend, at most 1,000,000
+# per holder a year, pro rata over a 5,000,000 pool, province and city paying 1:1.
+id = "lakeside"
+code = "LK"
+name = "Lakeside compute subsidy (fictitious)"
+source = "tests"
+
+[validity]
+first_year = { value = 2025, clause = "LK-9" }
+last_year = { value = 2026, clause = "LK-9" }
+amounts_exclude_tax = { value = true, clause = "LK-1" }
+
+[applicants]
+cities = { value = ["Lakeside"], clause = "LK-1" }
+kinds = { value = ["enterprise", "research-institute", "university"], clause = "LK-1" }
+
+[suppliers]
+cities = { value = ["Lakeside"], clause = "LK-2" }
+kinds = { value = ["data-centre", "scheduling-platform"], clause = "LK-2" }
+listing = { value = "none", clause = "LK-2" }
+affiliated_parties_excluded = { value = false, clause = "LK-2" }
+
+[services]
+eligible = { value = ["compute"], clause = "LK-1" }
+
+[instruments.lake_grant]
+type = "pro-rata-claim-subsidy"
+code = { value = "LKG", clause = "LK-3" }
+rate = { value = "0.30", clause = "LK-3" }
+per_claimant_cap = { value = "1000000.00", clause = "LK-4" }
+pool_cap = { value = "5000000.00", clause = "LK-5" }
+service_window_from = { value = "2024-01-01", clause = "LK-6" }
+service_window_to = { value = "2024-12-31", clause = "LK-6" }
+application_window_from = { value = "2025-02-01", clause = "LK-7" }
+application_window_to = { value = "2025-02-28", clause = "LK-7" }
+claim_evidence = { clause = "LK-6", value = ["audit-report", "contract", "invoice",
+    "bank-receipt"] }
+funding_split = { clause = "LK-8", value = [
+    { source = "province", share = 1 },
+    { source = "city", share = 1 },
+] }
+allocation = { value = "pro-rata", clause = "LK-5" }
+green_threshold_required = { value = false, clause = "LK-8" }
+duplicate_funding_check = { value = true, clause = "LK-8" }
+
+[enforcement]
+debarment_years = { value = 3, clause = "LK-10" }
+credit_lookback_years = { value = 3, clause = "LK-10" }
+disqualifying_records = { value = ["serious-dishonesty"], clause = "LK-10" }
+"""
+
+
+def test_a_third_programme_runs_end_to_end_from_a_data_file_alone(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "lakeside.toml").write_text(LAKESIDE, encoding="utf-8")
+    env = {**os.environ, "VOUCHER_LEDGER_POLICY_DIR": str(policies)}
+    db = str(tmp_path / "lake.db")
+    operators = [make_credit_code(f"91990000MA9X{n:05d}") for n in range(1, 9)]
+    lines: list[object] = [
+        {
+            "command": "open-programme",
+            "policy": "lakeside",
+            "year": 2025,
+            "at": "2025-01-02T09:00:00+08:00",
+        }
+    ]
+    for n, code in enumerate(operators):
+        lines.append(
+            {
+                "command": "register-supplier",
+                "credit_code": code,
+                "name": f"湖畔{n}",
+                "kind": "data-centre",
+                "city": "Lakeside",
+                "at": "2025-01-03T09:00:00+08:00",
+            }
+        )
+        lines.append(
+            {
+                "command": "submit-operator-claim",
+                "programme": "LK-2025",
+                "operator": code,
+                "audit_report": f"A-{n}",
+                "at": "2025-02-10T09:00:00+08:00",
+                "lines": [
+                    {
+                        "customer": make_credit_code(f"91990000MA9Y{n:05d}"),
+                        "customer_in_area": True,
+                        "contract_number": f"C-{n}",
+                        # 30% of 2,000,000 … 9,000,000: six are capped at 1,000,000
+                        "amount": f"{(n + 2) * 1_000_000}.00",
+                        "service_from": "2024-03-01",
+                        "service_to": "2024-10-31",
+                        "invoice": f"I-{n}",
+                        "bank_receipt": f"B-{n}",
+                    }
+                ],
+            }
+        )
+        lines.append(
+            {
+                "command": "district-pre-review",
+                "programme": "LK-2025",
+                "operator": code,
+                "outcome": "pass",
+                "green_threshold_met": False,
+                "reason": "ok",
+                "at": "2025-03-01T09:00:00+08:00",
+            }
+        )
+        lines.append(
+            {
+                "command": "city-review",
+                "programme": "LK-2025",
+                "operator": code,
+                "outcome": "pass",
+                "assessment": "panel",
+                "reason": "ok",
+                "at": "2025-03-10T09:00:00+08:00",
+            }
+        )
+    lines.append(
+        {
+            "command": "allocate-operator-subsidy",
+            "programme": "LK-2025",
+            "at": "2025-03-20T09:00:00+08:00",
+        }
+    )
+    batch = write_jsonl(tmp_path / "lake.jsonl", *lines)
+    result = subprocess.run(
+        [CLI, "--db", db, "run", str(batch)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    report = subprocess.run(
+        [CLI, "--db", db, "operator-subsidy", "--programme", "LK-2025", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    rows = json.loads(report.stdout)["rows"]
+    # Entitlements: 600k, 900k, then 1,000,000 × 6 = 7,500,000 > the 5,000,000 pool.
+    entitlements = sorted(Decimal(r["entitlement"]) for r in rows)
+    assert (
+        entitlements == [Decimal("600000.00"), Decimal("900000.00")] + [Decimal("1000000.00")] * 6
+    )
+    allocated = [Decimal(r["allocated"]) for r in rows]
+    assert sum(allocated) == Decimal("5000000.00")
+    for r in rows:
+        assert abs(Decimal(r["province_share"]) - Decimal(r["city_share"])) <= Decimal("0.01")
+        assert Decimal(r["allocated"]) <= Decimal("1000000.00")
+    # The same file, broken, is refused naming the field.
+    (policies / "lakeside.toml").write_text(LAKESIDE.replace('"0.30"', '"1.30"'))
+    broken = subprocess.run(
+        [CLI, "--db", db, "quota"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert broken.returncode == 2
+    assert "instruments.lake_grant.rate" in broken.stderr
+
+
+def test_the_qingdao_demo_allocates_twenty_million_pro_rata(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [CLI, "demo", "--programme", "qingdao"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "outside-application-window" in out and "credit-record-in-lookback" in out
+    assert "20,000,000.00  10,000,000.00   10,000,000.00" in out
+    db = str(tmp_path / "voucher-ledger-qingdao.db")
+    story = cli("explain", make_credit_code("91370200MA3C00003"), db=db).stdout
+    assert "claimed by" in story and "scaled by 0.666667" in story

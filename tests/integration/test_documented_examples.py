@@ -46,6 +46,10 @@ ORDER = [
     "publish-supplier-subsidy-plan",
     "finalise-supplier-subsidy",
     "certify-green-data-centre",
+    "submit-operator-claim",
+    "district-pre-review",
+    "city-review",
+    "allocate-operator-subsidy",
     # Last: the affiliation would have blocked the redemption example.
     "record-affiliation",
 ]
@@ -86,6 +90,23 @@ def test_the_documented_examples_run_as_a_batch(ledger: Ledger, tmp_path: Path) 
         },
         {**examples["claim-reimbursement"], **third, "at": "2025-09-06T10:00:00+08:00"},
         {**examples["reimburse"], **third, "at": "2025-09-07T10:00:00+08:00"},
+    ]
+    # The Qingdao examples need their programme open and their operator registered.
+    claim_at = lines.index(examples["submit-operator-claim"])
+    lines[claim_at:claim_at] = [
+        {
+            **examples["open-programme"],
+            "policy": "qingdao",
+            "year": 2024,
+            "at": "2024-01-02T09:00:00+08:00",
+        },
+        {
+            **examples["register-supplier"],
+            "credit_code": examples["submit-operator-claim"]["operator"],
+            "city": "Qingdao AI industrial park",
+            "name": "青岛算力中心",
+            "at": "2024-01-03T09:00:00+08:00",
+        },
     ]
     # The supplier round of 2026 needs its programme open.
     next_year = lines.index(examples["apply-supplier-subsidy"])

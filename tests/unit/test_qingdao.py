@@ -1,0 +1,250 @@
+"""The Qingdao compute-centre operation subsidy (QD-1…QD-8), with the guide's own numbers."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.clock import PROGRAMME_TZ
+from ledger.events import Context
+from ledger.ids import make_credit_code
+from ledger.policy import FundingShare, bundled_policies
+from ledger.pro_rata import ClaimLine, allocate, largest_remainder, pool_of, split_funding
+from tests.scenario import event_names, in_memory_ledger, rejected
+
+QD = "QD-2024"
+PARK = "Qingdao AI industrial park"
+INSTRUMENT = bundled_policies()["qingdao"].instrument("operator_subsidy")
+M = Decimal(1_000_000)
+
+
+def day(month: int, d: int, year: int = 2024) -> Context:
+    from datetime import datetime
+
+    return Context(datetime(year, month, d, 10, tzinfo=PROGRAMME_TZ), "test", "t")
+
+
+def operator(n: int) -> str:
+    return make_credit_code(f"91370200MA3C{n:05d}")
+
+
+def line(n: int, amount: Decimal, **changes: object) -> ClaimLine:
+    values: dict[str, object] = {
+        "customer": make_credit_code(f"91370212MA3D{n:05d}"),
+        "customer_in_area": True,
+        "contract_number": f"HT-{n}",
+        "amount": amount,
+        "service_from": date(2023, 3, 1),
+        "service_to": date(2023, 11, 30),
+        "invoice": f"FP-{n}",
+        "bank_receipt": f"BR-{n}",
+    }
+    values.update(changes)
+    return ClaimLine(**values)  # type: ignore[arg-type]
+
+
+def qingdao(operators: int = 3):  # type: ignore[no-untyped-def]
+    app = in_memory_ledger()
+    app.open_programme(day(1, 2), "qingdao", 2024)
+    for n in range(1, operators + 1):
+        app.register_supplier(day(1, 3), operator(n), f"算力中心{n}", "data-centre", PARK)
+    return app
+
+
+def approve(app, n: int) -> None:  # type: ignore[no-untyped-def]
+    app.district_pre_review(day(2, 1), QD, operator(n), True, True, "ok")
+    app.city_review(day(3, 5), QD, operator(n), True, None, "expert panel", "verified")
+
+
+def test_thirty_million_of_entitlements_are_scaled_to_twenty_city_and_district_ten_each() -> None:
+    app = qingdao()
+    for n, amount in ((1, 24 * M), (2, 20 * M), (3, 16 * M)):  # 50% = 12 + 10 + 8 = 30M
+        app.submit_operator_claim(day(1, 22), QD, operator(n), "audit", [line(n, amount)])
+        approve(app, n)
+    events = app.allocate_operator_subsidy(day(3, 20), QD)
+    (allocated,) = [e for e in events if type(e).__qualname__ == "ClaimRound.Allocated"]
+    a = allocated.allocations  # type: ignore[attr-defined]
+    assert sum(a.values()) == 20 * M
+    assert a == {
+        operator(1): 8 * M,
+        operator(2): Decimal("6666666.67"),
+        operator(3): Decimal("5333333.33"),
+    }
+    shares = allocated.shares  # type: ignore[attr-defined]
+    assert sum(s["city"] for s in shares.values()) == 10 * M
+    assert sum(s["district"] for s in shares.values()) == 10 * M
+    for claimant, s in shares.items():
+        assert abs(s["city"] - s["district"]) <= Decimal("0.01")
+        assert s["city"] + s["district"] == a[claimant]
+    payments = [e for e in events if type(e).__qualname__ == "PaymentInstruction.Instructed"]
+    assert {(p.payee, p.funding_source) for p in payments} == {  # type: ignore[attr-defined]
+        (operator(n), source) for n in (1, 2, 3) for source in ("city", "district")
+    }
+
+
+def test_out_of_window_non_qingdao_funded_and_twice_claimed_lines_are_excluded_and_kept() -> None:
+    app = qingdao()
+    app.submit_operator_claim(day(1, 22), QD, operator(1), "audit", [line(1, 5 * M)])
+    events = app.submit_operator_claim(
+        day(1, 23),
+        QD,
+        operator(2),
+        "audit",
+        [
+            line(2, 3 * M),
+            line(3, 1 * M, customer_in_area=False),
+            line(4, 1 * M, service_from=date(2023, 2, 1)),
+            line(5, 1 * M, service_to=date(2024, 1, 5)),
+            line(6, 1 * M, funded_elsewhere=True),
+            line(1, 5 * M),  # operator 1's contract (QD-8)
+            line(2, 3 * M),  # twice in the same claim
+        ],
+    )
+    (submitted,) = [e for e in events if type(e).__qualname__ == "ClaimRound.ClaimSubmitted"]
+    reasons = [x["excluded"] for x in submitted.lines]  # type: ignore[attr-defined]
+    assert reasons[0] == ""
+    assert "customer not in Qingdao (QD-2)" in reasons[1]
+    assert "outside 2023-02-22–2023-12-31 (QD-5)" in reasons[2] and "(QD-5)" in reasons[3]
+    assert "declared funded elsewhere (QD-8)" in reasons[4]
+    assert f"claimed by {operator(1)} in QD-2024 (QD-8)" in reasons[5]
+    assert "listed twice in this claim (QD-8)" in reasons[6]
+    assert submitted.eligible_amount == 3 * M  # type: ignore[attr-defined]
+    assert submitted.excluded_amount == 12 * M  # type: ignore[attr-defined]
+
+
+def test_a_blacklisted_operator_gets_nothing() -> None:
+    app = qingdao()
+    app.record_credit_listing(
+        day(1, 10),
+        operator(2),
+        "ENV-1",
+        "environmental-credit-blacklist",
+        "青岛市生态环境局",
+        date(2023, 6, 1),
+        None,
+    )
+    for n in (1, 2):
+        app.submit_operator_claim(day(1, 22), QD, operator(n), "audit", [line(n, 4 * M)])
+    rejected(
+        "credit-record-in-lookback",
+        app.district_pre_review,
+        day(2, 1),
+        QD,
+        operator(2),
+        True,
+        True,
+        "ok",
+    )
+    app.district_pre_review(day(2, 1), QD, operator(2), False, True, "blacklisted (QD-7)")
+    approve(app, 1)
+    events = app.allocate_operator_subsidy(day(3, 20), QD)
+    payees = {
+        e.payee
+        for e in events  # type: ignore[attr-defined]
+        if type(e).__qualname__ == "PaymentInstruction.Instructed"
+    }
+    assert payees == {operator(1)}
+
+
+def test_reviews_windows_and_the_green_threshold() -> None:
+    app = qingdao()
+    rejected(
+        "outside-application-window",
+        app.submit_operator_claim,
+        day(1, 30),
+        QD,
+        operator(1),
+        "audit",
+        [line(1, M)],
+    )
+    app.submit_operator_claim(day(1, 29), QD, operator(1), "audit", [line(1, M)])
+    rejected(
+        "green-threshold-not-met",
+        app.district_pre_review,
+        day(2, 1),
+        QD,
+        operator(1),
+        True,
+        False,
+        "fails",
+    )
+    rejected("not-pre-reviewed", app.city_review, day(3, 5), QD, operator(1), True, None, "e", "r")
+    rejected("review-incomplete", app.allocate_operator_subsidy, day(3, 20), QD)
+    app.district_pre_review(day(2, 1), QD, operator(1), True, True, "ok")
+    rejected(
+        "exceeds-eligible",
+        app.city_review,
+        day(3, 5),
+        QD,
+        operator(1),
+        True,
+        M + Decimal("0.01"),
+        "e",
+        "r",
+    )
+    app.city_review(day(3, 5), QD, operator(1), True, Decimal("800000.00"), "e", "r")
+    events = app.allocate_operator_subsidy(day(3, 20), QD)
+    assert "ClaimRound.Allocated" in event_names(events)
+    (allocated,) = [e for e in events if type(e).__qualname__ == "ClaimRound.Allocated"]
+    assert allocated.allocations == {operator(1): Decimal("400000.00")}  # type: ignore[attr-defined]
+    rejected("round-finalised", app.allocate_operator_subsidy, day(3, 21), QD)
+
+
+def test_outside_the_park_is_not_a_claimant() -> None:
+    app = qingdao()
+    app.register_supplier(day(1, 3), operator(9), "市区中心", "data-centre", "Qingdao")
+    rejected(
+        "supplier-not-eligible",
+        app.submit_operator_claim,
+        day(1, 22),
+        QD,
+        operator(9),
+        "audit",
+        [line(9, M)],
+    )
+
+
+def test_the_pool_is_what_the_city_cap_allows() -> None:
+    assert pool_of(INSTRUMENT) == 20 * M
+
+
+@settings(max_examples=200)
+@given(
+    st.dictionaries(
+        st.text("ABCDEFGH", min_size=1, max_size=3),
+        st.integers(1, 40_000_000_00),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_allocations_never_exceed_the_cap_are_proportional_and_split_evenly(
+    fen: dict[str, int],
+) -> None:
+    entitlements = {k: Decimal(v) / 100 for k, v in fen.items()}
+    pool = pool_of(INSTRUMENT)
+    assert pool is not None
+    allocations, scale = allocate(entitlements, pool)
+    total = sum(allocations.values(), start=Decimal(0))
+    assert total <= pool
+    if sum(entitlements.values()) > pool:
+        assert total == pool  # largest remainder: to the fen
+    for k, amount in allocations.items():
+        assert abs(amount - entitlements[k] * scale) <= Decimal("0.01")
+        assert amount <= entitlements[k]
+    shares = split_funding(allocations, INSTRUMENT.value("funding_split"))
+    for k, s in shares.items():
+        assert s["city"] + s["district"] == allocations[k]
+        assert abs(s["city"] - s["district"]) <= Decimal("0.01")
+    assert sum(s["city"] for s in shares.values()) <= 10 * M
+
+
+def test_largest_remainder_adds_up_exactly() -> None:
+    split = largest_remainder({"a": Decimal(1), "b": Decimal(1), "c": Decimal(1)}, Decimal("1.00"))
+    assert sorted(split.values()) == [Decimal("0.33"), Decimal("0.33"), Decimal("0.34")]
+    three = split_funding(
+        {"a": Decimal("0.03")}, [FundingShare("province", 1, None), FundingShare("city", 2, None)]
+    )
+    assert three == {"a": {"province": Decimal("0.01"), "city": Decimal("0.02")}}
