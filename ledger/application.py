@@ -197,16 +197,7 @@ class VoucherLedger(Application[UUID]):
         city: str,
         bank_account: str = "",
     ) -> Events:
-        existing = self._find(Applicant.id_for(credit_code))
-        if existing is not None:
-            if existing.same_registration(name, kind, city):
-                return []
-            raise Rejected(
-                "already-registered",
-                f"applicant {credit_code} is registered as {existing.name!r} "
-                f"({existing.kind}, {existing.city})",
-            )
-        return self._commit(Applicant.register(ctx, credit_code, name, kind, city, bank_account))
+        return self._register(Applicant, ctx, credit_code, name, kind, city, bank_account)
 
     def register_supplier(
         self,
@@ -217,16 +208,30 @@ class VoucherLedger(Application[UUID]):
         city: str,
         bank_account: str = "",
     ) -> Events:
-        existing = self._find(Supplier.id_for(credit_code))
+        return self._register(Supplier, ctx, credit_code, name, kind, city, bank_account)
+
+    def _register(
+        self,
+        cls: type[Applicant] | type[Supplier],
+        ctx: Context,
+        credit_code: str,
+        name: str,
+        kind: str,
+        city: str,
+        bank_account: str,
+    ) -> Events:
+        """One registration per credit code and role: the same details again change nothing;
+        different ones are refused."""
+        existing = self._find(cls.id_for(credit_code))
         if existing is not None:
             if existing.same_registration(name, kind, city):
                 return []
             raise Rejected(
                 "already-registered",
-                f"supplier {credit_code} is registered as {existing.name!r} "
+                f"{cls.__name__.lower()} {credit_code} is registered as {existing.name!r} "
                 f"({existing.kind}, {existing.city})",
             )
-        return self._commit(Supplier.register(ctx, credit_code, name, kind, city, bank_account))
+        return self._commit(cls.register(ctx, credit_code, name, kind, city, bank_account))
 
     def record_affiliation(
         self, ctx: Context, applicant: str, supplier: str, evidence: str

@@ -108,27 +108,22 @@ class Programme(Aggregate):
             )
 
     def require_eligible_applicant(self, applicant: Applicant) -> None:
-        """CD-1: enterprises, research institutes, universities in the programme's city."""
-        cities = self.policy.value("applicants.cities")
-        kinds = self.policy.value("applicants.kinds")
-        if applicant.city not in cities or applicant.kind not in kinds:
-            raise Rejected(
-                "applicant-not-eligible",
-                f"{applicant.credit_code} is a {applicant.kind} in {applicant.city}; programme "
-                f"{self.name} takes {', '.join(kinds)} in {', '.join(cities)} "
-                f"({self.policy.clause('applicants.cities')})",
-            )
+        """CD-1 (QD-2): the kinds of unit, in the cities, the policy names."""
+        self._require_eligible(applicant, "applicants", "applicant-not-eligible")
 
     def require_eligible_supplier(self, supplier: Supplier) -> None:
-        """CD-2: data centres and scheduling platforms in the programme's city."""
-        cities = self.policy.value("suppliers.cities")
-        kinds = self.policy.value("suppliers.kinds")
-        if supplier.city not in cities or supplier.kind not in kinds:
+        """CD-2 (QD-1): the kinds of supplier, in the cities, the policy names."""
+        self._require_eligible(supplier, "suppliers", "supplier-not-eligible")
+
+    def _require_eligible(self, entity: Applicant | Supplier, section: str, code: str) -> None:
+        cities = self.policy.value(f"{section}.cities")
+        kinds = self.policy.value(f"{section}.kinds")
+        if entity.city not in cities or entity.kind not in kinds:
             raise Rejected(
-                "supplier-not-eligible",
-                f"{supplier.credit_code} is a {supplier.kind} in {supplier.city}; the list of "
-                f"programme {self.name} takes {', '.join(kinds)} in {', '.join(cities)} "
-                f"({self.policy.clause('suppliers.cities')})",
+                code,
+                f"{entity.credit_code} is a {entity.kind} in {entity.city}; programme "
+                f"{self.name} takes {section} that are {', '.join(kinds)} in "
+                f"{', '.join(cities)} ({self.policy.clause(f'{section}.cities')})",
             )
 
     def require_eligible_service(self, service_kind: str) -> None:
