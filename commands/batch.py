@@ -7,6 +7,7 @@ second executes the lines in order, each all-or-nothing (exit 1 if a rule reject
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -27,7 +28,13 @@ def _no_constants(name: str) -> NoReturn:
     raise InvalidInput("invalid-amount", f"{name} is not a number the ledger accepts")
 
 
-def parse_line(text: str, *, default_actor: str, now: Callable[[], datetime]) -> Command:
+def parse_line(
+    text: str,
+    *,
+    default_actor: str,
+    now: Callable[[], datetime],
+    default_command_id: str | None = None,
+) -> Command:
     try:
         # Numbers are parsed as Decimal straight from their digits: exact, never binary.
         raw = json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
@@ -35,7 +42,9 @@ def parse_line(text: str, *, default_actor: str, now: Callable[[], datetime]) ->
         raise InvalidInput("malformed-json", f"not JSON: {e.msg} at column {e.colno}") from None
     if not isinstance(raw, dict):
         raise InvalidInput("malformed-json", "each line must be a JSON object")
-    return parse_command(raw, default_actor=default_actor, now=now)
+    return parse_command(
+        raw, default_actor=default_actor, now=now, default_command_id=default_command_id
+    )
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, str | InvalidInput]]:
@@ -69,14 +78,28 @@ def run_batch(
     *,
     default_actor: str,
     now: Callable[[], datetime],
+    resume: bool = False,
+    err: TextIO | None = None,
 ) -> int:
+    # Every line's command id defaults to the file's content and the line number, so running
+    # the same file again — after a crash, say — applies each line at most once.
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
     def parsed() -> Iterator[tuple[int, Command | InvalidInput]]:
         for number, item in numbered_lines(path):
             if isinstance(item, InvalidInput):
                 yield number, item
                 continue
             try:
-                yield number, parse_line(item, default_actor=default_actor, now=now)
+                yield (
+                    number,
+                    parse_line(
+                        item,
+                        default_actor=default_actor,
+                        now=now,
+                        default_command_id=f"batch-{digest}-{number}",
+                    ),
+                )
             except InvalidInput as e:
                 yield number, e
 
@@ -87,9 +110,12 @@ def run_batch(
         return EXIT_MALFORMED
 
     rejected = False
+    repeated = 0
     for count, (number, command) in enumerate(parsed(), start=1):
         assert isinstance(command, Command)
         try:
+            if resume and ledger.app.command_done(command.context.command_id):
+                repeated += 1
             events = execute(ledger.app, command)
         except Rejected as e:
             rejected = True
@@ -102,4 +128,6 @@ def run_batch(
         if count % CATCH_UP_EVERY == 0:
             ledger.runner.catch_up()
     ledger.runner.catch_up()
+    if resume and err is not None:
+        err.write(f"resumed: {repeated} lines were applied already and were not applied again\n")
     return EXIT_REJECTED if rejected else EXIT_OK

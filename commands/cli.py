@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[common], help="run a JSON Lines file of commands")
     run.add_argument("file", type=Path)
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a batch that stopped (every run is safe to repeat: each line is applied "
+        "at most once); report how many lines were done already",
+    )
     run.set_defaults(handler=_run)
 
     as_of = argparse.ArgumentParser(add_help=False)
@@ -358,7 +364,15 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write(f"voucher-ledger run: no such file {args.file}\n")
         return EXIT_MALFORMED
     with _ledger(args) as ledger:
-        return run_batch(ledger, args.file, out, default_actor=args.actor, now=wall_clock)
+        return run_batch(
+            ledger,
+            args.file,
+            out,
+            default_actor=args.actor,
+            now=wall_clock,
+            resume=args.resume,
+            err=sys.stderr,
+        )
 
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:

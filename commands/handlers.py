@@ -3,6 +3,7 @@ executing it with a bounded retry when concurrent writers collide."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 import uuid
@@ -14,6 +15,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from commands.catalogue import BY_NAME, COMMON_FIELDS, CommandSpec
+from commands.render import dumps
 from ledger.application import Events, VoucherLedger
 from ledger.errors import InvalidInput, Rejected
 from ledger.events import Context
@@ -29,7 +31,11 @@ class Command:
 
 
 def parse_command(
-    raw: dict[str, Any], *, default_actor: str, now: Callable[[], datetime]
+    raw: dict[str, Any],
+    *,
+    default_actor: str,
+    now: Callable[[], datetime],
+    default_command_id: str | None = None,
 ) -> Command:
     """Check every field of ``{"command": name, ...}``; unknown fields are refused."""
     name = raw.get("command")
@@ -57,16 +63,33 @@ def parse_command(
                 )
             continue
         args[fld.name] = fld.parse(value, fld.name)
+    # A caller-given command id (or a batch line's) makes the command idempotent.
+    command_id = args.pop("command_id", None) or default_command_id
     context = Context(
         at=args.pop("at", None) or now(),
         actor=args.pop("actor", None) or default_actor,
-        command_id=args.pop("command_id", None) or str(uuid.uuid4()),
+        command_id=command_id or str(uuid.uuid4()),
+        idempotent=command_id is not None,
     )
     return Command(spec, args, context)
 
 
+def content_digest(command: Command) -> str:
+    """What makes two commands with one id the same command."""
+    content = {"args": command.args, "at": command.context.at, "actor": command.context.actor}
+    return hashlib.sha256(dumps(content).encode("utf-8")).hexdigest()
+
+
 def execute(app: VoucherLedger, command: Command) -> Events:
-    return retrying(command.spec.name, lambda: command.spec.run(app, command.context, command.args))
+    return retrying(
+        command.spec.name,
+        lambda: app.run_once(
+            command.context,
+            command.spec.name,
+            content_digest(command),
+            lambda: command.spec.run(app, command.context, command.args),
+        ),
+    )
 
 
 def retrying(name: str, attempt_once: Callable[[], Events]) -> Events:

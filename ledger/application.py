@@ -13,7 +13,7 @@ repeat of one already applied).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -28,7 +28,7 @@ from ledger.clock import business_year, half_year, local_date, period_year
 from ledger.enforcement import Case, EntityRecord
 from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected
-from ledger.events import Context
+from ledger.events import CommandRecord, Context
 from ledger.finance import (
     BankStatement,
     OpenInstruction,
@@ -36,6 +36,7 @@ from ledger.finance import (
     StatementLine,
     match,
 )
+from ledger.ids import stable_id
 from ledger.payment import PaymentInstruction
 from ledger.policy import Instrument, Policy
 from ledger.pro_rata import (
@@ -79,6 +80,7 @@ class VoucherLedger(Application[UUID]):
     def __init__(self, policies: Mapping[str, Policy], env: EnvType | None = None) -> None:
         self.policies = dict(policies)
         self._programme_policies: dict[str, Programme] = {}
+        self._recording: tuple[Context, str, str] | None = None
         super().__init__(env)
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
@@ -109,8 +111,51 @@ class VoucherLedger(Application[UUID]):
     def _commit(self, *aggregates: Aggregate) -> Events:
         events: Events = [e for a in aggregates for e in a.pending_events]
         if events:
+            record = self._recording
+            if record is not None:  # remembered with the events, in the same transaction
+                ctx, name, digest = record
+                stored = [[e.originator_id.hex, e.originator_version] for e in events]
+                aggregates = (
+                    *aggregates,
+                    CommandRecord._create(
+                        CommandRecord.Executed,
+                        id=stable_id("command", ctx.command_id),
+                        command=name,
+                        digest=digest,
+                        events=stored,
+                        **ctx.fields(),
+                    ),
+                )
             self.save(*aggregates)
         return events
+
+    def command_done(self, command_id: str) -> bool:
+        return self._find(stable_id("command", command_id)) is not None
+
+    def run_once(
+        self, ctx: Context, name: str, digest: str, command: Callable[[], Events]
+    ) -> Events:
+        """Run a command under its caller-given id at most once: the same id with the same
+        content returns the original events and stores nothing; with other content it is
+        refused (``command-id-reused``)."""
+        if not ctx.idempotent:
+            return command()
+        done: CommandRecord | None = self._find(stable_id("command", ctx.command_id))
+        if done is not None:
+            if (done.command, done.digest) != (name, digest):
+                raise Rejected(
+                    "command-id-reused",
+                    f"command id {ctx.command_id} was used for a different {done.command} command",
+                )
+            return [
+                next(iter(self.events.get(UUID(hex_id), gt=version - 1, lte=version)))
+                for hex_id, version in done.events
+            ]
+        self._recording = (ctx, name, digest)
+        try:
+            return command()
+        finally:
+            self._recording = None
 
     def applicant(self, credit_code: str) -> Applicant:
         return self._load(

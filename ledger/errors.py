@@ -160,6 +160,9 @@ RULE_REJECTIONS: dict[str, str] = {
     "exception-resolved": "The reconciliation exception is resolved already.",
     # year end
     "programme-year-not-ended": "Vouchers lapse only after the programme's calendar year.",
+    # reliability
+    "command-id-reused": "The command id was used before for a different command.",
+    "not-permitted": "The actor's role does not allow this command (the refusal is logged).",
     # concurrency
     "concurrency-conflict": (
         "Other writers kept changing the same records; retried and gave up. Nothing stored."

@@ -16,11 +16,16 @@ from eventsourcing.domain import Aggregate
 
 @dataclass(frozen=True)
 class Context:
-    """Who asked for a change, when in business time, and under which command id."""
+    """Who asked for a change, when in business time, and under which command id.
+
+    ``idempotent``: the caller chose the command id (rather than getting a fresh one), so the
+    ledger remembers it: repeating the command returns the original result (see
+    :class:`CommandRecord`)."""
 
     at: datetime
     actor: str
     command_id: str
+    idempotent: bool = False
 
     def fields(self) -> dict[str, Any]:
         return {"at": self.at, "actor": self.actor, "command_id": self.command_id}
@@ -36,3 +41,20 @@ class LedgerCreated(Aggregate.Created):
     at: datetime
     actor: str
     command_id: str
+
+
+class CommandRecord(Aggregate):
+    """A command given with a caller's id: what it was (a digest of its content) and which
+    events it stored. Saved in the same transaction as those events, so a command either
+    happened with its record or not at all; its id derives from the command id, so two
+    writers racing with the same id cannot both succeed."""
+
+    class Executed(LedgerCreated):
+        command: str
+        digest: str
+        events: list[list[Any]]  # [originator id, version] of each event stored
+
+    def __init__(self, command: str, digest: str, events: list[list[Any]]) -> None:
+        self.command = command
+        self.digest = digest
+        self.events = events

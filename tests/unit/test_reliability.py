@@ -1,0 +1,69 @@
+"""Reliability on the in-memory store: idempotent command ids, roles, schema evolution."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from commands.catalogue import BY_NAME
+from commands.handlers import Command, execute, parse_command
+from ledger.clock import PROGRAMME_TZ
+from tests.scenario import World, applicant_code, at, in_memory_ledger, rejected
+
+
+def apply_line(world: World, command_id: str | None, applicant: int = 0) -> Command:
+    raw = {
+        "command": "apply-inclusive",
+        "programme": "CD-2025",
+        "applicant": world.applicants[applicant],
+        "at": "2025-02-01T09:00:00+08:00",
+    }
+    if command_id:
+        raw["command_id"] = command_id
+    return parse_command(raw, default_actor="clerk", now=lambda: datetime.now(PROGRAMME_TZ))
+
+
+def stored(world: World) -> int:
+    return int(world.app.recorder.max_notification_id() or 0)
+
+
+def test_repeating_a_command_id_returns_the_original_result_and_stores_nothing() -> None:
+    world = World(in_memory_ledger(), applicants=2, suppliers=1)
+    first = execute(world.app, apply_line(world, "clerk-7/0001"))
+    before = stored(world)
+    again = execute(world.app, apply_line(world, "clerk-7/0001"))
+    assert [(e.originator_id, e.originator_version) for e in again] == [
+        (e.originator_id, e.originator_version) for e in first
+    ]
+    assert stored(world) == before
+
+
+def test_the_same_command_id_for_other_content_is_refused() -> None:
+    world = World(in_memory_ledger(), applicants=2, suppliers=1)
+    execute(world.app, apply_line(world, "clerk-7/0001"))
+    rejected("command-id-reused", execute, world.app, apply_line(world, "clerk-7/0001", 1))
+
+
+def test_commands_without_an_id_are_not_remembered() -> None:
+    world = World(in_memory_ledger(), applicants=2, suppliers=1)
+    execute(world.app, apply_line(world, None))
+    rejected("already-holds-voucher-this-year", execute, world.app, apply_line(world, None))
+    assert BY_NAME["apply-inclusive"].field("command_id") is not None
+
+
+def test_a_refused_command_is_not_remembered_and_can_succeed_later() -> None:
+    world = World(in_memory_ledger(), applicants=2, suppliers=1)
+    late = applicant_code(77)
+    command = parse_command(
+        {
+            "command": "apply-inclusive",
+            "programme": "CD-2025",
+            "applicant": late,
+            "command_id": "c-1",
+            "at": "2025-02-01T09:00:00+08:00",
+        },
+        default_actor="clerk",
+        now=lambda: at().at,
+    )
+    rejected("applicant-not-registered", execute, world.app, command)
+    world.app.register_applicant(at(1, 3), late, "迟到科技", "enterprise", "Chengdu")
+    assert execute(world.app, command)
