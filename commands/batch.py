@@ -116,7 +116,7 @@ def run_batch(
         try:
             if resume and ledger.app.command_done(command.context.command_id):
                 repeated += 1
-            events = execute(ledger.app, command)
+            events = execute(ledger.app, command, ledger.roles)
         except Rejected as e:
             rejected = True
             out.write(dumps(_failure(number, e)) + "\n")

@@ -25,9 +25,11 @@ from commands import render as r
 from commands.batch import EXIT_MALFORMED, EXIT_OK, EXIT_REJECTED, run_batch
 from commands.catalogue import CATALOGUE, COMMON_FIELDS, CommandSpec
 from commands.handlers import execute, parse_command, retrying, wall_clock
+from commands.roles import authorise
 from commands.wiring import DEFAULT_DB, Ledger, open_ledger
 from ledger.clock import local_date
 from ledger.errors import InvalidInput, Rejected
+from ledger.events import Context
 from ledger.ids import parse_credit_code
 from ledger.policy import PolicyFileError
 from projections import reports
@@ -323,7 +325,7 @@ def _write_command(spec: CommandSpec, args: argparse.Namespace, out: TextIO) -> 
             raw[fld.name] = value
     command = parse_command(raw, default_actor=args.actor, now=wall_clock)
     with _ledger(args) as ledger:
-        events = execute(ledger.app, command)
+        events = execute(ledger.app, command, ledger.roles)
         ledger.runner.catch_up()
     if args.format == "json":
         out.write(r.dumps({"ok": True, "events": [r.describe_event(e) for e in events]}) + "\n")
@@ -546,13 +548,13 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
 
 def _import_statement(args: argparse.Namespace, out: TextIO) -> int:
     from commands.statements import parse_columns, read_statement
-    from ledger.events import Context
 
     if not args.file.is_file():
         raise InvalidInput("invalid-value", f"no such file {args.file}")
     digest, lines = read_statement(args.file.read_bytes(), parse_columns(args.column))
     ctx = Context(wall_clock(), args.actor, str(uuid.uuid4()))
     with _ledger(args) as ledger:
+        authorise(ledger.app, ledger.roles, ctx, "import-statement", "finance")
         events = retrying(
             "import-statement",
             lambda: ledger.app.import_statement(ctx, digest, args.file.name, lines),
@@ -570,13 +572,13 @@ def _reconcile(args: argparse.Namespace, out: TextIO) -> int:
     from sqlalchemy import select
 
     from ledger.clock import parse_business_time
-    from ledger.events import Context
     from projections.finance_views import bank_lines, statements
     from projections.ledger_views import payments
 
     at = parse_business_time(args.at, field="at") if args.at else wall_clock()
     ctx = Context(at, args.actor, str(uuid.uuid4()))
     with _ledger(args) as ledger:
+        authorise(ledger.app, ledger.roles, ctx, "reconcile", "finance")
         ledger.runner.catch_up()
         with ledger.store.engine.connect() as conn:
             # Candidates come from the read models; the aggregates decide.
@@ -614,6 +616,8 @@ def _create_auditor_role(args: argparse.Namespace, out: TextIO) -> int:
     from commands.wiring import create_auditor_role
 
     with _ledger(args) as ledger:
+        ctx = Context(wall_clock(), args.actor, str(uuid.uuid4()))
+        authorise(ledger.app, ledger.roles, ctx, "create-auditor-role", "administrator")
         try:
             statements = create_auditor_role(ledger, args.login)
         except ValueError as e:
@@ -624,6 +628,8 @@ def _create_auditor_role(args: argparse.Namespace, out: TextIO) -> int:
 
 def _rebuild(args: argparse.Namespace, out: TextIO) -> int:
     with _ledger(args) as ledger:
+        ctx = Context(wall_clock(), args.actor, str(uuid.uuid4()))
+        authorise(ledger.app, ledger.roles, ctx, "rebuild", "administrator")
         started = time.monotonic()
         count = ledger.runner.rebuild(progress=_progress(ledger, sys.stderr))
         seconds = time.monotonic() - started

@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 
 from commands.catalogue import BY_NAME, COMMON_FIELDS, CommandSpec
 from commands.render import dumps
+from commands.roles import Roles, authorise
 from ledger.application import Events, VoucherLedger
 from ledger.errors import InvalidInput, Rejected
 from ledger.events import Context
@@ -80,7 +81,8 @@ def content_digest(command: Command) -> str:
     return hashlib.sha256(dumps(content).encode("utf-8")).hexdigest()
 
 
-def execute(app: VoucherLedger, command: Command) -> Events:
+def execute(app: VoucherLedger, command: Command, roles: Roles | None = None) -> Events:
+    authorise(app, roles, command.context, command.spec.name, command.spec.user)
     return retrying(
         command.spec.name,
         lambda: app.run_once(

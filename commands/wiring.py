@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
+from commands.roles import Roles, load_roles
 from ledger.application import VoucherLedger
 from ledger.policy import Policy, bundled_policies, parse_policy
 from projections.chain import audit_chain
@@ -37,6 +38,7 @@ class Ledger:
     store: ReadModelStore
     runner: ProjectionRunner
     location: str  # for messages: never contains a password
+    roles: Roles | None = None
 
     def close(self) -> None:
         self.app.close()
@@ -173,7 +175,7 @@ def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
             if attempt == SCHEMA_ATTEMPTS - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
-    return Ledger(app, store, ProjectionRunner(app, store, chain=True), location)
+    return Ledger(app, store, ProjectionRunner(app, store, chain=True), location, load_roles())
 
 
 AUDITOR_ROLE = "voucher_ledger_auditor"

@@ -28,7 +28,7 @@ from ledger.clock import business_year, half_year, local_date, period_year
 from ledger.enforcement import Case, EntityRecord
 from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected
-from ledger.events import CommandRecord, Context
+from ledger.events import AccessLog, CommandRecord, Context
 from ledger.finance import (
     BankStatement,
     OpenInstruction,
@@ -128,6 +128,29 @@ class VoucherLedger(Application[UUID]):
                 )
             self.save(*aggregates)
         return events
+
+    def record_refusal(
+        self, ctx: Context, command: str, required_role: str, held_roles: list[str]
+    ) -> Events:
+        """A command refused for want of a role is itself recorded (who, what, when)."""
+        log: AccessLog | None = self._find(stable_id("access-log", ctx.actor))
+        if log is None:
+            log = AccessLog._create(
+                AccessLog.Started,
+                id=stable_id("access-log", ctx.actor),
+                actor_name=ctx.actor,
+                **ctx.fields(),
+            )
+        log.trigger_event(
+            AccessLog.Refused,
+            command=command,
+            required_role=required_role,
+            held_roles=held_roles,
+            **ctx.fields(),
+        )
+        saved: Events = list(log.pending_events)
+        self.save(log)
+        return saved
 
     def command_done(self, command_id: str) -> bool:
         return self._find(stable_id("command", command_id)) is not None

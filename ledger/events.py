@@ -58,3 +58,18 @@ class CommandRecord(Aggregate):
         self.command = command
         self.digest = digest
         self.events = events
+
+
+class AccessLog(Aggregate):
+    """Refusals of an actor's commands for want of a role: kept, like everything else."""
+
+    class Started(LedgerCreated):
+        actor_name: str
+
+    class Refused(LedgerEvent):
+        command: str
+        required_role: str
+        held_roles: list[str]
+
+    def __init__(self, actor_name: str) -> None:
+        self.actor_name = actor_name
