@@ -81,7 +81,10 @@ def read_statement(
 ) -> tuple[str, list[StatementLine]]:
     """Returns the statement's content digest (its identity) and its lines."""
     text = decode(data)
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        raise InvalidInput("invalid-value", f"the statement is not readable CSV: {e}") from None
     if not rows:
         raise InvalidInput("invalid-value", "the statement is empty")
     header = [h.strip().lower() for h in rows[0]]

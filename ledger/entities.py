@@ -22,6 +22,13 @@ class Applicant(Aggregate):
         city: str
         bank_account: str  # where known; payments to the entity quote it
 
+        # Version 1 (the first releases) had no bank account: old history stays replayable.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["bank_account"] = ""
+
     def __init__(
         self, credit_code: str, name: str, kind: str, city: str, bank_account: str
     ) -> None:
@@ -63,6 +70,13 @@ class Supplier(Aggregate):
         kind: str
         city: str
         bank_account: str  # where known; payments to the entity quote it
+
+        # Version 1 (the first releases) had no bank account: old history stays replayable.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["bank_account"] = ""
 
     class AffiliationRecorded(LedgerEvent):
         applicant: str

@@ -67,3 +67,42 @@ def test_a_refused_command_is_not_remembered_and_can_succeed_later() -> None:
     rejected("applicant-not-registered", execute, world.app, command)
     world.app.register_applicant(at(1, 3), late, "迟到科技", "enterprise", "Chengdu")
     assert execute(world.app, command)
+
+
+def test_history_stored_before_a_field_was_added_is_upcast_when_read() -> None:
+    """Registrations were first stored without a bank account (class version 1)."""
+    import json
+
+    from eventsourcing.persistence import StoredEvent
+
+    from ledger.entities import Applicant
+
+    app = in_memory_ledger()
+    code = applicant_code(5)
+    old_state = {
+        "timestamp": {"_type_": "datetime_iso", "_data_": "2024-06-01T01:00:00+00:00"},
+        "originator_topic": "ledger.entities:Applicant",
+        "at": {"_type_": "datetime_iso", "_data_": "2024-06-01T09:00:00+08:00"},
+        "actor": "clerk",
+        "command_id": "c-1",
+        "credit_code": code,
+        "name": "老登记",
+        "kind": "enterprise",
+        "city": "Chengdu",
+    }  # no "class_version": stored by version 1 of the class
+    app.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=Applicant.id_for(code),
+                originator_version=1,
+                topic="ledger.entities:Applicant.Registered",
+                state=json.dumps(old_state, ensure_ascii=False).encode("utf-8"),
+            )
+        ]
+    )
+    applicant = app.applicant(code)
+    assert (applicant.name, applicant.bank_account) == ("老登记", "")
+    # New events are stored as version 2, with the field.
+    app.register_supplier(at(1, 3), applicant_code(6), "新", "data-centre", "Chengdu", "6222")
+    (stored,) = app.recorder.select_notifications(start=2, limit=1)
+    assert b'"class_version":2' in stored.state and b'"bank_account":"6222"' in stored.state
