@@ -112,3 +112,117 @@ def test_concurrent_finalisations_never_push_a_supplier_over_the_cap(db_url: str
         granted = [Decimal(g) for g in pool.starmap(_finalise, [(db_url, r) for r in rounds])]
     assert sum(granted) == 2 * M
     assert sorted(granted, reverse=True)[:2] == [Decimal("1500000.00"), Decimal("500000.00")]
+
+
+def _run(db_url: str, name: str, fields: dict[str, object], when: object) -> str:
+    ledger = open_ledger(db_url)
+    try:
+        command = Command(BY_NAME[name], dict(fields), when)  # type: ignore[arg-type]
+        try:
+            events = execute(ledger.app, command)
+        except Rejected as e:
+            return e.code
+        return "ok" if events else "nothing"
+    finally:
+        ledger.close()
+
+
+def _race_same(
+    db_url: str, name: str, fields_per_process: list[dict[str, object]], when: object
+) -> list[str]:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(len(fields_per_process)) as pool:
+        return pool.starmap(_run, [(db_url, name, f, when) for f in fields_per_process])
+
+
+def test_racing_redemptions_never_take_a_voucher_below_zero(db_url: str) -> None:
+    from decimal import Decimal
+
+    ledger = open_ledger(db_url)
+    world = World(ledger.app, applicants=1, suppliers=1)
+    voucher = world.issue(0)
+    ledger.close()
+    bills = [
+        {
+            "voucher": voucher,
+            "supplier": world.suppliers[0],
+            "bill_amount": Decimal("8000"),
+            "invoice_number": f"I-{n}",
+            "service_kind": "compute",
+            "service_date": date(2025, 3, 10),
+        }
+        for n in range(PROCESSES)
+    ]
+    outcomes = Counter(_race_same(db_url, "redeem", bills, at(3, 12)))  # type: ignore[arg-type]
+    ledger = open_ledger(db_url)
+    try:
+        assert ledger.app.voucher(voucher).remaining == Decimal("0.00")
+        deducted = [
+            e.deduction
+            for e in ledger.app.events.get(ledger.app.voucher(voucher).id)  # type: ignore[attr-defined]
+            if type(e).__qualname__ == "Voucher.Redeemed"
+        ]
+        assert sum(deducted) == Decimal("10000.00")  # 4,000 + 4,000 + 2,000
+        assert outcomes["ok"] == 3 and outcomes["voucher-exhausted"] == PROCESSES - 3
+    finally:
+        ledger.close()
+
+
+def test_racing_finalisations_issue_the_special_places_once(db_url: str) -> None:
+    from tests.unit.test_supplier_subsidy import EVIDENCE, M
+
+    ledger = open_ledger(db_url)
+    world = World(ledger.app, applicants=20, suppliers=1)
+    app = ledger.app
+    for n in range(20):
+        app.apply_special(at(3, 1), PROGRAMME, world.applicants[n], 20 * M, EVIDENCE, {})
+    app.rank_special(at(4, 1), PROGRAMME)
+    for applicant in app.special_round(PROGRAMME).ranking or []:
+        app.review_special(at(4, 2), PROGRAMME, applicant, True, "ok")
+    app.publish_special_plan(at(4, 3), PROGRAMME, date(2025, 4, 3), date(2025, 4, 9))
+    ledger.close()
+    outcomes = Counter(
+        _race_same(db_url, "finalise-special", [{"programme": PROGRAMME}] * PROCESSES, at(4, 10))
+    )
+    assert outcomes == Counter({"ok": 1, "round-finalised": PROCESSES - 1})
+    ledger = open_ledger(db_url)
+    try:
+        programme = ledger.app.programme(PROGRAMME)
+        assert programme.drawn["special"] == 20  # tiers: 5 + 10 + 5 of 20 places, never more
+        assert len([n for n in programme.voucher_numbers if "-SPC-" in n]) == 20
+    finally:
+        ledger.close()
+
+
+def test_racing_allocations_respect_the_qingdao_cap(db_url: str) -> None:
+    from decimal import Decimal
+
+    from tests.unit.test_qingdao import PARK, day, line, operator
+
+    ledger = open_ledger(db_url)
+    app = ledger.app
+    app.open_programme(day(1, 2), "qingdao", 2024)
+    for n in (1, 2, 3):
+        app.register_supplier(day(1, 3), operator(n), f"中心{n}", "data-centre", PARK)
+        app.submit_operator_claim(
+            day(1, 22), "QD-2024", operator(n), "audit", [line(n, Decimal(20_000_000))]
+        )
+        app.district_pre_review(day(2, 1), "QD-2024", operator(n), True, True, "ok")
+        app.city_review(day(3, 5), "QD-2024", operator(n), True, None, "panel", "ok")
+    ledger.close()
+    outcomes = Counter(
+        _race_same(
+            db_url, "allocate-operator-subsidy", [{"programme": "QD-2024"}] * PROCESSES, day(3, 20)
+        )
+    )
+    assert outcomes == Counter({"ok": 1, "round-finalised": PROCESSES - 1})
+    ledger = open_ledger(db_url)
+    try:
+        ledger.runner.catch_up()
+        from projections import reports
+
+        rows = reports.operator_allocation(ledger.store, "QD-2024").rows
+        assert sum(r["allocated"] for r in rows) == Decimal("20000000.00")
+        assert sum(r["city_share"] for r in rows) == Decimal("10000000.00")
+    finally:
+        ledger.close()
