@@ -175,7 +175,11 @@ def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
             if attempt == SCHEMA_ATTEMPTS - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
-    return Ledger(app, store, ProjectionRunner(app, store, chain=True), location, load_roles())
+    # Pages of notifications per read-model transaction (larger is faster; smaller resumes
+    # sooner after a crash).
+    page_size = int(os.environ.get("VOUCHER_LEDGER_PAGE_SIZE") or 2000)
+    runner = ProjectionRunner(app, store, page_size=page_size, chain=True)
+    return Ledger(app, store, runner, location, load_roles())
 
 
 AUDITOR_ROLE = "voucher_ledger_auditor"
