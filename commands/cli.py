@@ -301,7 +301,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="PostgreSQL: a read-only auditor role (voucher_ledger_auditor)",
     )
     role.add_argument("--login", help="also create this login role in the auditor role")
-    role.set_defaults(handler=_create_auditor_role)
+    role.set_defaults(handler=_create_role, role="auditor")
+    writer = admin_sub.add_parser(
+        "create-writer-role",
+        parents=[common],
+        help="PostgreSQL: a role that runs commands but cannot change the schema or events",
+    )
+    writer.add_argument("--login", help="also create this login role in the writer role")
+    writer.set_defaults(handler=_create_role, role="writer")
 
     rb = sub.add_parser("rebuild", parents=[common], help="drop the read models, replay the log")
     rb.set_defaults(handler=_rebuild)
@@ -612,14 +619,15 @@ def _reconcile(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _create_auditor_role(args: argparse.Namespace, out: TextIO) -> int:
-    from commands.wiring import create_auditor_role
+def _create_role(args: argparse.Namespace, out: TextIO) -> int:
+    from commands.wiring import create_auditor_role, create_writer_role
 
+    create = create_auditor_role if args.role == "auditor" else create_writer_role
     with _ledger(args) as ledger:
         ctx = Context(wall_clock(), args.actor, str(uuid.uuid4()))
-        authorise(ledger.app, ledger.roles, ctx, "create-auditor-role", "administrator")
+        authorise(ledger.app, ledger.roles, ctx, f"create-{args.role}-role", "administrator")
         try:
-            statements = create_auditor_role(ledger, args.login)
+            statements = create(ledger, args.login)
         except ValueError as e:
             raise InvalidInput("invalid-value", str(e)) from None
     out.write(";\n".join(statements) + ";\n")

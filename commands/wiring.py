@@ -159,19 +159,24 @@ def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
         env, engine, location = _sqlite(path)
     # Several processes opening a new ledger at once race to create the schema; PostgreSQL
     # then refuses all but one ("tuple concurrently updated"). The schema statements are
-    # idempotent, so the losers simply try again.
+    # idempotent, so the losers simply try again. A role that may write but not create (the
+    # writer role) opens the schema its owner set up.
+    create = not read_only
     for attempt in range(SCHEMA_ATTEMPTS):
         try:
-            create = {"CREATE_TABLE": "n"} if read_only else {}
-            app = VoucherLedger(policies(), env={**env, **CACHE, **create})
+            no_create = {} if create else {"CREATE_TABLE": "n"}
+            app = VoucherLedger(policies(), env={**env, **CACHE, **no_create})
             store = ReadModelStore(
-                engine, all_read_models(), extra_tables=[audit_chain], create=not read_only
+                engine, all_read_models(), extra_tables=[audit_chain], create=create
             )
-            if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres" and not read_only:
+            if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres" and create:
                 with engine.begin() as conn:
                     conn.exec_driver_sql(APPEND_ONLY_SQL.format(table=events_table(app)))
             break
-        except (PersistenceError, SQLAlchemyError):
+        except (PersistenceError, SQLAlchemyError) as e:
+            if create and "permission denied" in str(e):
+                create = False
+                continue
             if attempt == SCHEMA_ATTEMPTS - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
@@ -183,24 +188,53 @@ def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
 
 
 AUDITOR_ROLE = "voucher_ledger_auditor"
+WRITER_ROLE = "voucher_ledger_writer"
 
 
 def create_auditor_role(ledger: Ledger, login: str | None) -> list[str]:
-    """PostgreSQL: a group role that may read every table and write none; optionally a login
-    role in it (its password, if any, from VOUCHER_LEDGER_NEW_ROLE_PASSWORD). Returns the SQL
-    run. Needs a user allowed to create roles and grant on the tables (e.g. the owner)."""
+    """PostgreSQL: a group role that may read every table and write none."""
+    return _create_role(
+        ledger,
+        AUDITOR_ROLE,
+        login,
+        [
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDITOR_ROLE}",
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {AUDITOR_ROLE}",
+        ],
+    )
+
+
+def create_writer_role(ledger: Ledger, login: str | None) -> list[str]:
+    """PostgreSQL: a group role that runs the ledger's commands — appends events, maintains
+    the read models — but cannot change the schema nor change or delete an event."""
+    return _create_role(
+        ledger,
+        WRITER_ROLE,
+        login,
+        [
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {WRITER_ROLE}",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {WRITER_ROLE}",
+            f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {WRITER_ROLE}",
+            f"REVOKE UPDATE, DELETE, TRUNCATE ON {events_table(ledger.app)} FROM {WRITER_ROLE}",
+        ],
+    )
+
+
+def _create_role(ledger: Ledger, role: str, login: str | None, grants: list[str]) -> list[str]:
+    """A group role with these grants, optionally a login role in it (its password, if any,
+    from VOUCHER_LEDGER_NEW_ROLE_PASSWORD). Returns the SQL run, never showing the password.
+    Needs a user allowed to create roles and grant on the tables (e.g. the owner)."""
     if not ledger.location.startswith("PostgreSQL"):
         raise ValueError(
             "roles exist on PostgreSQL only; a SQLite file's readers are its file permissions"
         )
     database = ledger.store.engine.url.database
     statements = [
-        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{AUDITOR_ROLE}') "
-        f"THEN CREATE ROLE {AUDITOR_ROLE} NOLOGIN; END IF; END $$",
-        f'GRANT CONNECT ON DATABASE "{database}" TO {AUDITOR_ROLE}',
-        f"GRANT USAGE ON SCHEMA public TO {AUDITOR_ROLE}",
-        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDITOR_ROLE}",
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {AUDITOR_ROLE}",
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') "
+        f"THEN CREATE ROLE {role} NOLOGIN; END IF; END $$",
+        f'GRANT CONNECT ON DATABASE "{database}" TO {role}',
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        *grants,
     ]
     password = os.environ.get("VOUCHER_LEDGER_NEW_ROLE_PASSWORD") or ""
     if login:
@@ -209,10 +243,9 @@ def create_auditor_role(ledger: Ledger, login: str | None) -> list[str]:
         secret = " PASSWORD '" + password.replace("'", "''") + "'" if password else ""
         statements.append(
             f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{login}') "
-            f"THEN CREATE ROLE {login} LOGIN IN ROLE {AUDITOR_ROLE}{secret}; END IF; END $$"
+            f"THEN CREATE ROLE {login} LOGIN IN ROLE {role}{secret}; END IF; END $$"
         )
     with ledger.store.engine.begin() as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
-    # What is shown never contains the password.
     return [s.replace(password, "***") if password else s for s in statements]

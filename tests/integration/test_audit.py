@@ -332,3 +332,39 @@ def run_steps(ledger: Ledger, steps: list[tuple[str, int, int]]) -> None:
             actions[op](n, who, value)
         except Rejected:
             pass
+
+
+def test_the_writer_role_runs_commands_but_cannot_change_events_or_schema(
+    pg_server: PostgresServer,
+) -> None:
+    from commands.wiring import create_writer_role
+
+    url = pg_server.create_database()
+    ledger = open_ledger(url)
+    try:
+        small_history(ledger)
+        create_writer_role(ledger, "clerk_li")
+    finally:
+        ledger.close()
+    writer_url = url.replace("postgresql://postgres@", "postgresql://clerk_li@")
+    writer = open_ledger(writer_url)
+    try:
+        world = World.__new__(World)
+        writer.app.register_applicant(
+            at(1, 4), "91510100MA61R0BQ4E", "新单位", "enterprise", "Chengdu"
+        )
+        writer.runner.catch_up()
+        assert world is not None
+    finally:
+        writer.close()
+    for statement in (
+        "UPDATE voucherledger_events SET topic = 'x'",
+        "DELETE FROM voucherledger_events",
+        "DROP TABLE rm_vouchers",
+        "CREATE TABLE mine (x int)",
+    ):
+        with (
+            psycopg.connect(writer_url) as conn,
+            pytest.raises(psycopg.errors.InsufficientPrivilege),
+        ):
+            conn.execute(statement)
