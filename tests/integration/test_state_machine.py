@@ -15,6 +15,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from commands.audit import rebuild_check
 from commands.wiring import Ledger, open_ledger
 from ledger.errors import Rejected
+from ledger.finance import BankStatement, StatementLine
+from ledger.ids import make_credit_code
+from ledger.pro_rata import ClaimLine
 from projections import reports
 from tests.pgserver import PostgresServer
 from tests.scenario import PROGRAMME, World, at
@@ -34,6 +37,18 @@ class LedgerMachine(RuleBasedStateMachine):
         self.invoices: list[tuple[str, str]] = []
         self.payments: list[str] = []
         self.day = 1
+        # The next year (supplier subsidies, green award) and Qingdao's programme.
+        self.app.open_programme(at(1, 2, year=2026), "chengdu", 2026)
+        self.app.open_programme(at(1, 2, year=2024), "qingdao", 2024)
+        self.operators = [make_credit_code(f"91370200MA3C{n:05d}") for n in range(3)]
+        for n, code in enumerate(self.operators):
+            self.app.register_supplier(
+                at(1, 3, year=2024),
+                code,
+                f"青岛中心{n}",
+                "data-centre",
+                "Qingdao AI industrial park",
+            )
 
     def teardown(self) -> None:
         if hasattr(self, "ledger"):
@@ -146,6 +161,142 @@ class LedgerMachine(RuleBasedStateMachine):
             date(2025, 5, 4),
         )
 
+    @rule(who=st.integers(0, 7), years_ago=st.integers(0, 5))
+    def credit_listing(self, who: int, years_ago: int) -> None:
+        code = self.world.applicants[who]
+        ref = f"L-{who}-{years_ago}"
+        start = date(2025 - years_ago, 1, 1)
+        if self._try(
+            self.app.record_credit_listing,
+            at(1, 5),
+            code,
+            ref,
+            "serious-dishonesty",
+            "信用中国",
+            start,
+            None,
+        ):
+            self._try(
+                self.app.end_credit_listing, at(1, 6), code, ref, date(2025 - years_ago, 6, 1)
+            )
+
+    @rule(n=st.integers(0, 100), cancel=st.booleans())
+    def approve_or_cancel(self, n: int, cancel: bool) -> None:
+        if self.payments:
+            ref = self.payments[n % len(self.payments)]
+            if cancel:
+                self._try(self.app.cancel_payment, at(4, 6), ref, "error")
+            else:
+                self._try(self.app.approve_payment, at(4, 6), ref, "ok")
+
+    @rule(supplier=st.integers(0, 2), n=st.integers(0, 100), fen=st.integers(1, 100_000))
+    def correct_a_receivable(self, supplier: int, n: int, fen: int) -> None:
+        case = f"C-{self.world.suppliers[supplier][-4:]}"
+        if self.payments:
+            self._try(
+                self.app.offset_clawback,
+                at(7, 2),
+                case,
+                self.payments[n % len(self.payments)],
+                None,
+            )
+        self._try(self.app.write_off, at(7, 3), case, Decimal(fen) / 100, "uncollectable", "dir")
+        self._try(self.app.lift_debarment, at(7, 4), case, "appeal", "court")
+
+    @rule(supplier=st.integers(0, 2), holder=st.integers(0, 7), spend=st.integers(1, 9_000_000))
+    def supplier_subsidy_round(self, supplier: int, holder: int, spend: int) -> None:
+        name = f"R{self.day}"
+        self.day = min(self.day + 1, 28)
+        lines = {self.world.applicants[holder]: Decimal(spend)}
+        code = self.world.suppliers[supplier]
+        if (
+            self._try(
+                self.app.apply_supplier_subsidy, at(2, 1, year=2026), "CD-2026", name, code, lines
+            )
+            is None
+        ):
+            self._try(
+                self.app.apply_supplier_subsidy, at(2, 1, year=2026), "CD-2026", name, code, {}
+            )
+        self._try(self.app.plan_supplier_subsidy, at(3, 1, year=2026), "CD-2026", name)
+        self._try(
+            self.app.publish_supplier_subsidy_plan,
+            at(3, 1, year=2026),
+            "CD-2026",
+            name,
+            date(2026, 3, 1),
+            date(2026, 3, 2),
+        )
+        self._try(self.app.finalise_supplier_subsidy, at(3, 3, year=2026), "CD-2026", name)
+
+    @rule(supplier=st.integers(0, 2))
+    def green_certification(self, supplier: int) -> None:
+        self._try(
+            self.app.certify_green_data_centre,
+            at(3, 16, year=2026),
+            "CD-2026",
+            self.world.suppliers[supplier],
+            date(2026, 3, 15),
+            f"G-{supplier}",
+        )
+
+    @rule(amounts=st.lists(st.integers(1, 30_000_000), min_size=1, max_size=3))
+    def qingdao_allocation(self, amounts: list[int]) -> None:
+        for n, amount in enumerate(amounts):
+            line = ClaimLine(
+                make_credit_code(f"91370212MA3D{n:05d}"),
+                True,
+                f"HT-{n}",
+                Decimal(amount),
+                date(2023, 3, 1),
+                date(2023, 11, 30),
+                "FP",
+                "BR",
+            )
+            code = self.operators[n]
+            self._try(
+                self.app.submit_operator_claim,
+                at(1, 22, year=2024),
+                "QD-2024",
+                code,
+                "audit",
+                [line],
+            )
+            self._try(
+                self.app.district_pre_review, at(2, 1, year=2024), "QD-2024", code, True, True, "ok"
+            )
+            self._try(
+                self.app.city_review,
+                at(3, 5, year=2024),
+                "QD-2024",
+                code,
+                True,
+                None,
+                "panel",
+                "ok",
+            )
+        self._try(self.app.allocate_operator_subsidy, at(3, 20, year=2024), "QD-2024")
+
+    @rule(n=st.integers(0, 100), extra=st.integers(0, 500))
+    def bank_statement(self, n: int, extra: int) -> None:
+        if not self.payments:
+            return
+        ref = self.payments[n % len(self.payments)]
+        payment = self.app.payment(ref)
+        lines = [
+            StatementLine(
+                2,
+                date(2025, 4, 10),
+                payment.payee_name,
+                "",
+                payment.payable + Decimal(extra) / 100,
+                f"付款 {ref}",
+            )
+        ]
+        self._try(self.app.import_statement, at(4, 20), f"d-{n}-{extra}", "bank.csv", lines)
+        statements = [BankStatement.id_for(f"d-{n}-{extra}")]
+        self._try(self.app.reconcile, at(5, 20), self.payments, statements, 15, 30)
+
     @rule()
     def year_end(self) -> None:
         self._try(self.app.expire_vouchers, at(1, 2, year=2026), PROGRAMME)
@@ -168,6 +319,16 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         for row in reports.receivables_ledger(self.ledger.store, date(2025, 12, 31)).rows:
             assert row["outstanding"] >= 0
+        for row in reports.supplier_caps(self.ledger.store).rows:
+            assert row["granted"] <= Decimal("2000000.00")
+            assert row["granted"] <= row["base"] * Decimal("0.20") + Decimal("0.01") * row["grants"]
+        allocated = reports.operator_allocation(self.ledger.store, "QD-2024")
+        assert allocated.totals.get("allocated", Decimal(0)) <= 20 * M
+        assert allocated.totals.get("city_share", Decimal(0)) <= 10 * M
+        states = reports.disbursements(self.ledger.store, ["programme"]).totals
+        assert states.get("paid", Decimal(0)) <= states.get("instructed", Decimal(0)) + states.get(
+            "cancelled", Decimal(0)
+        )
         assert rebuild_check(self.ledger, None) == []
 
 
