@@ -254,6 +254,39 @@ class VoucherLedger(Application[UUID]):
         record.require_in_good_standing(terms.policy, local_date(ctx.at))
         return record
 
+    def _pay(
+        self,
+        ctx: Context,
+        terms: Programme,
+        instrument: Instrument,
+        payee: Applicant | Supplier,
+        record: EntityRecord,
+        *,
+        amount: Decimal,
+        purpose: str,
+        decision: str,
+        basis: Sequence[str],
+        funding_source: str | None = None,
+    ) -> PaymentInstruction:
+        """Every payment the ledger decides: one instruction per decision, noted on the
+        payee's record in the same save (so a bar recorded at the same moment collides)."""
+        payment = PaymentInstruction.instruct(
+            ctx,
+            payee=payee.credit_code,
+            payee_name=payee.name,
+            payee_account=payee.bank_account,
+            instrument=instrument.name,
+            amount=amount,
+            purpose=purpose,
+            programme=terms.name,
+            year=terms.year,
+            funding_source=funding_source or str(instrument.value("funding_source")),
+            decision=decision,
+            basis=instrument.basis(*basis),
+        )
+        record.note_payment(ctx, payment.reference)
+        return payment
+
     # ---- registration --------------------------------------------------------------------
 
     def register_applicant(
@@ -449,21 +482,17 @@ class VoucherLedger(Application[UUID]):
         purpose = f"{instrument.name}-voucher-reimbursement"
         reference = PaymentInstruction.reference_for(terms.name, purpose, decision)
         amount = redemption.reimburse(ctx, reference)
-        payment = PaymentInstruction.instruct(
+        payment = self._pay(
             ctx,
-            payee=supplier.credit_code,
-            payee_name=supplier.name,
-            payee_account=supplier.bank_account,
-            instrument=instrument.name,
+            terms,
+            instrument,
+            supplier,
+            record,
             amount=amount,
             purpose=purpose,
-            programme=terms.name,
-            year=terms.year,
-            funding_source=str(instrument.value("funding_source")),
             decision=decision,
-            basis=instrument.basis("funding_source", "reimbursement_evidence"),
+            basis=("funding_source", "reimbursement_evidence"),
         )
-        record.note_payment(ctx, payment.reference)
         return self._commit(redemption, payment, record)
 
     # ---- special vouchers (CD-5, CD-9, CD-12, CD-13) ---------------------------------------
@@ -594,22 +623,18 @@ class VoucherLedger(Application[UUID]):
             purpose = f"{instrument.name}-voucher-payment"
             reference = PaymentInstruction.reference_for(programme.name, purpose, decision)
             amount = voucher.pay_to_holder(ctx, reference)
-            payment = PaymentInstruction.instruct(
+            record.note_voucher(ctx, number)
+            payment = self._pay(
                 ctx,
-                payee=applicant.credit_code,
-                payee_name=applicant.name,
-                payee_account=applicant.bank_account,
-                instrument=instrument.name,
+                programme,
+                instrument,
+                applicant,
+                record,
                 amount=amount,
                 purpose=purpose,
-                programme=programme.name,
-                year=programme.year,
-                funding_source=str(instrument.value("funding_source")),
                 decision=decision,
-                basis=instrument.basis("tiers", "max_subsidy_rate", "funding_source"),
+                basis=("tiers", "max_subsidy_rate", "funding_source"),
             )
-            record.note_voucher(ctx, number)
-            record.note_payment(ctx, payment.reference)
             touched += [voucher, payment, record]
         round_.finalise(ctx, numbers)
         return self._commit(*touched)
@@ -1024,21 +1049,17 @@ class VoucherLedger(Application[UUID]):
             granted[supplier.credit_code] = amount
             touched.append(year)
             if amount > 0:
-                payment = PaymentInstruction.instruct(
+                payment = self._pay(
                     ctx,
-                    payee=supplier.credit_code,
-                    payee_name=supplier.name,
-                    payee_account=supplier.bank_account,
-                    instrument=instrument.name,
+                    terms,
+                    instrument,
+                    supplier,
+                    record,
                     amount=amount,
                     purpose=purpose,
-                    programme=terms.name,
-                    year=terms.year,
-                    funding_source=str(instrument.value("funding_source")),
                     decision=decision,
-                    basis=instrument.basis("max_subsidy_rate", "cap_per_supplier_per_year"),
+                    basis=("max_subsidy_rate", "cap_per_supplier_per_year"),
                 )
-                record.note_payment(ctx, reference)
                 payments[supplier.credit_code] = reference
                 touched += [payment, record]
         round_.finalise(ctx, granted, payments)
@@ -1077,21 +1098,17 @@ class VoucherLedger(Application[UUID]):
             reference,
             payment_reference,
         )
-        payment = PaymentInstruction.instruct(
+        payment = self._pay(
             ctx,
-            payee=supplier.credit_code,
-            payee_name=supplier.name,
-            payee_account=supplier.bank_account,
-            instrument=instrument.name,
+            terms,
+            instrument,
+            supplier,
+            record,
             amount=instrument.value("amount"),
             purpose=purpose,
-            programme=terms.name,
-            year=terms.year,
-            funding_source=str(instrument.value("funding_source")),
             decision=decision,
-            basis=instrument.basis("amount", "eligible_kinds"),
+            basis=("amount", "eligible_kinds"),
         )
-        record.note_payment(ctx, payment_reference)
         return self._commit(supplier, award, payment, record)
 
     # ---- pro-rata claim subsidies (QD-1…QD-8) ----------------------------------------------
@@ -1218,21 +1235,18 @@ class VoucherLedger(Application[UUID]):
             for source, amount in by_source.items():
                 if amount <= 0:
                     continue
-                payment = PaymentInstruction.instruct(
+                payment = self._pay(
                     ctx,
-                    payee=claimant_code,
-                    payee_name=claimant.name,
-                    payee_account=claimant.bank_account,
-                    instrument=instrument.name,
+                    terms,
+                    instrument,
+                    claimant,
+                    record,
                     amount=amount,
-                    purpose=f"{instrument.name.replace('_', '-')}",
-                    programme=terms.name,
-                    year=terms.year,
-                    funding_source=source,
+                    purpose=instrument.name.replace("_", "-"),
                     decision=f"{instrument.name}:{terms.name}:{claimant_code}:{source}",
-                    basis=instrument.basis("rate", "funding_split", "allocation"),
+                    basis=("rate", "funding_split", "allocation"),
+                    funding_source=source,
                 )
-                record.note_payment(ctx, payment.reference)
                 payments[claimant_code][source] = payment.reference
                 touched.append(payment)
             touched.append(record)
