@@ -138,11 +138,8 @@ class Verdict:
 
 
 def verify(recorder: ApplicationRecorder, engine: Engine, kept: Digest | None) -> Verdict:
-    """Recompute the chain from the log; compare with the stored links and a kept digest."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(audit_chain.c.position, audit_chain.c.link)).all()
-    stored = {int(position): str(value) for position, value in rows}
-    stored_head = max(stored, default=0)
+    """Recompute the chain from the log and compare it, page by page, with the stored links
+    and a kept digest. Memory stays flat: one page of links at a time."""
     problems: list[str] = []
     first_bad: int | None = None
 
@@ -150,42 +147,56 @@ def verify(recorder: ApplicationRecorder, engine: Engine, kept: Digest | None) -
         nonlocal first_bad
         if first_bad is None or position < first_bad:
             first_bad = position
-        problems.append(message)
+            problems.append(message)
 
-    recomputed: dict[int, str] = {}
-    count, head = 0, (0, GENESIS.hex())
-    for position, value in compute(log_pages(recorder)):
-        count += 1
-        head = (position, value)
-        recomputed[position] = value
-        if first_bad is not None:
-            continue
-        if position > stored_head:
-            continue  # after the chain's head: not yet chained (see below)
-        if position not in stored:
-            flag(position, f"position {position}: an event that was never chained (inserted)")
-        elif stored[position] != value:
-            flag(
-                position,
-                f"position {position}: the event differs from the one chained "
-                "(changed, reordered, or an earlier event was removed)",
-            )
-    missing = sorted(set(stored) - set(recomputed))
-    if missing:
-        flag(missing[0], f"position {missing[0]}: a chained event is missing (deleted)")
-    unchained = [p for p in recomputed if p > stored_head]
+    expected = dict(kept.checkpoints) if kept else {}
+    if kept:
+        expected[kept.position] = kept.link
+    with engine.connect() as conn:
+        stored_head = int(conn.execute(select(func.max(audit_chain.c.position))).scalar() or 0)
+        previous, count, head = GENESIS, 0, (0, GENESIS.hex())
+        checked_up_to = 0
+        unchained = 0
+        for page in log_pages(recorder):
+            upper = page[-1].id
+            rows = conn.execute(
+                select(audit_chain.c.position, audit_chain.c.link).where(
+                    audit_chain.c.position > checked_up_to, audit_chain.c.position <= upper
+                )
+            ).all()
+            stored = {int(p): str(v) for p, v in rows}
+            seen: set[int] = set()
+            for n in page:
+                previous = notification_link(previous, n)
+                value = previous.hex()
+                count += 1
+                head = (n.id, value)
+                seen.add(n.id)
+                if n.id in expected and expected.pop(n.id) != value:
+                    flag(n.id, f"the log differs from the kept digest at or before position {n.id}")
+                if n.id > stored_head:
+                    unchained += 1
+                elif n.id not in stored:
+                    flag(n.id, f"position {n.id}: an event that was never chained (inserted)")
+                elif stored[n.id] != value:
+                    flag(
+                        n.id,
+                        f"position {n.id}: the event differs from the one chained "
+                        "(changed, reordered, or an earlier event was removed)",
+                    )
+            for position in sorted(set(stored) - seen):
+                flag(position, f"position {position}: a chained event is missing (deleted)")
+            checked_up_to = upper
+        beyond = conn.execute(
+            select(func.min(audit_chain.c.position)).where(audit_chain.c.position > checked_up_to)
+        ).scalar()
+        if beyond is not None:
+            flag(int(beyond), f"position {beyond}: a chained event is missing (deleted)")
+    for position in sorted(expected):
+        flag(position, f"the kept digest covers position {position}, which the log lacks")
     if unchained:
         problems.append(
-            f"{len(unchained)} events after position {stored_head} are not chained yet: "
+            f"{unchained} events after position {stored_head} are not chained yet: "
             "written since the last catch-up, or outside the ledger"
         )
-    if kept is not None:
-        for position, expected in [*kept.checkpoints, (kept.position, kept.link)]:
-            if recomputed.get(position) != expected:
-                flag(
-                    position,
-                    f"the log differs from the kept digest at or before position {position}",
-                )
-                break
-    ok = first_bad is None
-    return Verdict(ok, count, head, problems, first_bad)
+    return Verdict(first_bad is None, count, head, problems, first_bad)
