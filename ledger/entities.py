@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Self
 
 from eventsourcing.domain import Aggregate
 
@@ -12,22 +12,30 @@ from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
 
 
-class Applicant(Aggregate):
-    """An enterprise, research institute or university that may hold vouchers."""
+class Registration(LedgerCreated):
+    """What registering an entity records (both roles)."""
 
-    class Registered(LedgerCreated):
-        credit_code: str
-        name: str
-        kind: str
-        city: str
-        bank_account: str  # where known; payments to the entity quote it
+    credit_code: str
+    name: str
+    kind: str
+    city: str
+    bank_account: str  # where known; payments to the entity quote it
 
-        # Version 1 (the first releases) had no bank account: old history stays replayable.
-        class_version = 2
+    # Version 1 (the first releases) had no bank account: old history stays replayable.
+    class_version = 2
 
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["bank_account"] = ""
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["bank_account"] = ""
+
+
+class RegisteredEntity(Aggregate):
+    """An entity registered under its credit code, in one role."""
+
+    ROLE = ""
+
+    class Registered(Registration):
+        pass
 
     def __init__(
         self, credit_code: str, name: str, kind: str, city: str, bank_account: str
@@ -38,14 +46,14 @@ class Applicant(Aggregate):
         self.city = city
         self.bank_account = bank_account
 
-    @staticmethod
-    def id_for(credit_code: str) -> Any:
-        return stable_id("applicant", credit_code)
+    @classmethod
+    def id_for(cls, credit_code: str) -> Any:
+        return stable_id(cls.ROLE, credit_code)
 
     @classmethod
     def register(
         cls, ctx: Context, credit_code: str, name: str, kind: str, city: str, bank_account: str = ""
-    ) -> Applicant:
+    ) -> Self:
         return cls._create(
             cls.Registered,
             id=cls.id_for(credit_code),
@@ -61,22 +69,22 @@ class Applicant(Aggregate):
         return (self.name, self.kind, self.city) == (name, kind, city)
 
 
-class Supplier(Aggregate):
+class Applicant(RegisteredEntity):
+    """An enterprise, research institute or university that may hold vouchers."""
+
+    ROLE = "applicant"
+
+    class Registered(Registration):
+        pass
+
+
+class Supplier(RegisteredEntity):
     """A data centre or compute-scheduling platform. Owns its affiliations (CD-3)."""
 
-    class Registered(LedgerCreated):
-        credit_code: str
-        name: str
-        kind: str
-        city: str
-        bank_account: str  # where known; payments to the entity quote it
+    ROLE = "supplier"
 
-        # Version 1 (the first releases) had no bank account: old history stays replayable.
-        class_version = 2
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["bank_account"] = ""
+    class Registered(Registration):
+        pass
 
     class AffiliationRecorded(LedgerEvent):
         applicant: str
@@ -97,35 +105,9 @@ class Supplier(Aggregate):
     def __init__(
         self, credit_code: str, name: str, kind: str, city: str, bank_account: str
     ) -> None:
-        self.credit_code = credit_code
-        self.name = name
-        self.kind = kind
-        self.city = city
-        self.bank_account = bank_account
+        super().__init__(credit_code, name, kind, city, bank_account)
         self.affiliated: set[str] = set()
         self.green_certifications: dict[str, date] = {}
-
-    @staticmethod
-    def id_for(credit_code: str) -> Any:
-        return stable_id("supplier", credit_code)
-
-    @classmethod
-    def register(
-        cls, ctx: Context, credit_code: str, name: str, kind: str, city: str, bank_account: str = ""
-    ) -> Supplier:
-        return cls._create(
-            cls.Registered,
-            id=cls.id_for(credit_code),
-            credit_code=credit_code,
-            name=name,
-            kind=kind,
-            city=city,
-            bank_account=bank_account,
-            **ctx.fields(),
-        )
-
-    def same_registration(self, name: str, kind: str, city: str) -> bool:
-        return (self.name, self.kind, self.city) == (name, kind, city)
 
     def record_affiliation(self, ctx: Context, applicant: str, evidence: str) -> None:
         if applicant not in self.affiliated:
