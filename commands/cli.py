@@ -60,11 +60,13 @@ def _default_actor() -> str:
 
 
 def _add_command(sub: Any, spec: CommandSpec, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(spec.name, help=spec.help, description=spec.help, parents=[common])
+    # argparse formats help with %: a policy's "50%" must be escaped.
+    text = spec.help.replace("%", "%%")
+    p = sub.add_parser(spec.name, help=text, description=text, parents=[common])
     for fld in (*spec.fields, *COMMON_FIELDS):
         if fld.name == "actor":
             continue  # a global option
-        kwargs: dict[str, Any] = {"help": fld.help, "dest": fld.name}
+        kwargs: dict[str, Any] = {"help": fld.help.replace("%", "%%"), "dest": fld.name}
         if fld.repeated or fld.keyed:
             kwargs["action"] = "append"
             kwargs["metavar"] = "KIND=REF" if fld.keyed else fld.name.upper()
@@ -104,27 +106,71 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--format", choices=r.FORMATS, default=argparse.SUPPRESS, help="output format"
     )
-    by_user = "\n".join(
-        f"  {label}: " + ", ".join(s.name for s in CATALOGUE if s.user == user)
+    groups = [
+        (label, [s.name for s in CATALOGUE if s.user == user])
         for user, label in USERS.items()
         if any(s.user == user for s in CATALOGUE)
+    ]
+    groups += [
+        (
+            "finance, more",
+            [
+                "finance import-statement",
+                "finance reconcile",
+                "finance disbursements",
+                "finance budget",
+                "finance exceptions",
+            ],
+        ),
+        (
+            "reports (all take --as-of)",
+            [
+                "balances",
+                "quota",
+                "payments",
+                "special-round",
+                "supplier-subsidy",
+                "supplier-caps",
+                "operator-subsidy",
+                "debarment-status",
+                "debarments",
+                "receivables",
+                "explain",
+            ],
+        ),
+        (
+            "auditors",
+            [
+                "audit rebuild [--check]",
+                "audit digest",
+                "audit verify",
+                "audit history",
+                "audit export",
+                "audit verify-export",
+            ],
+        ),
+        ("administrators", ["admin create-auditor-role", "admin create-writer-role", "rebuild"]),
+        ("batch and demo", ["run [--resume]", "demo [--programme qingdao]"]),
+    ]
+    epilog = (
+        "Commands by user:\n"
+        + "\n".join(
+            textwrap.fill(
+                ", ".join(names),
+                width=98,
+                initial_indent=f"  {label}: ",
+                subsequent_indent="      ",
+            )
+            for label, names in groups
+        )
+        + "\nExit codes: 0 accepted, 1 rejected by a rule, 2 malformed input."
     )
     parser = argparse.ArgumentParser(
         prog="voucher-ledger",
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Event-sourced ledger for public compute-voucher programmes (算力券).",
-        epilog="Commands by user:\n"
-        + by_user
-        + "\n  finance (more): finance import-statement, reconcile, disbursements, budget,"
-        " exceptions"
-        + "\n  reports: balances, quota, payments, special-round, supplier-subsidy, supplier-caps,"
-        "\n           operator-subsidy,"
-        "\n           debarment-status, debarments, receivables, explain (reports take --as-of)\n"
-        "  auditors: audit rebuild [--check], audit digest, audit verify, audit history,\n"
-        "            audit export, audit verify-export\n"
-        "  batch and replay: run, rebuild, demo\n"
-        "Exit codes: 0 accepted, 1 rejected by a rule, 2 malformed input.",
+        epilog=epilog,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for spec in CATALOGUE:

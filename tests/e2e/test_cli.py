@@ -724,3 +724,19 @@ def test_roles_decide_who_may_write_and_refusals_are_logged(tmp_path: Path) -> N
     assert events.count("AccessLog.Refused") == 1
     both = as_("li", "audit", "history", "li", "--format", "json")
     assert "AccessLog.Refused" in [r["event"] for r in json.loads(both.stdout)["rows"]]
+
+
+def test_help_works_for_every_command() -> None:
+    main_help = subprocess.run(
+        [CLI, "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert main_help.returncode == 0, main_help.stderr
+    assert "Commands by user:" in main_help.stdout
+    from commands.catalogue import CATALOGUE
+
+    for name in [s.name for s in CATALOGUE] + ["run", "balances", "audit", "finance", "demo"]:
+        result = subprocess.run(
+            [CLI, name, "--help"], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, f"{name}: {result.stderr[-300:]}"
+        assert "Traceback" not in result.stderr
