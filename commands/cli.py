@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                 width=98,
                 initial_indent=f"  {label}: ",
                 subsequent_indent="      ",
+                break_on_hyphens=False,
             )
             for label, names in groups
         )
