@@ -1,7 +1,7 @@
 """``voucher-ledger``: a thin entrypoint. It parses arguments into the same command objects the
 JSON Lines runner uses, executes them, brings the read models up to date and prints.
 
-Exit codes: 0 accepted, 1 rejected by a rule, 2 malformed input.
+Exit codes: 0 accepted, 1 rejected by a rule, 2 malformed input, 3 database unavailable.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID
 
+from eventsourcing.persistence import PersistenceError
+from sqlalchemy.exc import SQLAlchemyError
+
 from commands import render as r
 from commands.batch import EXIT_MALFORMED, EXIT_OK, EXIT_REJECTED, run_batch
 from commands.catalogue import CATALOGUE, COMMON_FIELDS, CommandSpec
@@ -34,6 +37,8 @@ from ledger.ids import parse_credit_code
 from ledger.policy import PolicyFileError
 from projections import reports
 from projections.store import ReadModelStore
+
+EXIT_UNAVAILABLE = 3  # the database could not be reached or used
 
 USERS = {
     "clerk": "programme office",
@@ -164,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
             )
             for label, names in groups
         )
-        + "\nExit codes: 0 accepted, 1 rejected by a rule, 2 malformed input."
+        + "\nExit codes: 0 accepted, 1 rejected by a rule, 2 malformed input, 3 database"
+        " unavailable."
     )
     parser = argparse.ArgumentParser(
         prog="voucher-ledger",
@@ -658,11 +664,8 @@ def _reconcile(args: argparse.Namespace, out: TextIO) -> int:
         report = reports.reconciliation_exceptions(ledger.store, local_date(at))
     outcomes = Counter(e.outcome for e in events if hasattr(e, "outcome"))
     outcomes["missing"] = sum(type(e).__name__ == "ReportedMissing" for e in events)
-    out.write(
-        "reconciled: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()) if v)
-        + f"; {len(report.rows)} exceptions open\n"
-    )
+    done = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()) if v)
+    out.write(f"reconciled: {done or 'nothing new to match'}; {len(report.rows)} exceptions open\n")
     return EXIT_OK
 
 
@@ -714,6 +717,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyFileError as e:
         sys.stderr.write(f"voucher-ledger: invalid policy file: {e}\n")
         return EXIT_MALFORMED
+    except (PersistenceError, SQLAlchemyError, OSError) as e:
+        # The database is unreachable or refuses us: say so, without a traceback (and without
+        # the password, which never appears in the location or these messages).
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        sys.stderr.write(f"voucher-ledger: the ledger database is unavailable: {first_line}\n")
+        return EXIT_UNAVAILABLE
     except BrokenPipeError:
         # The reader (e.g. `head`) stopped reading: not an error of ours.
         sys.stderr.close()

@@ -120,7 +120,8 @@ def commands_md() -> str:
         "  budget | exceptions` — see finance.md.",
         "- `voucher-ledger demo` — see the README.",
         "",
-        "Exit codes everywhere: 0 accepted, 1 rejected by a rule, 2 malformed input.",
+        "Exit codes everywhere: 0 accepted, 1 rejected by a rule, 2 malformed input, 3 the",
+        "database is unavailable (the message says why; never a traceback).",
         "",
     ]
     return "\n".join(out)

@@ -88,6 +88,7 @@ def _postgres(url: str) -> tuple[dict[str, str], Engine, str]:
         "POSTGRES_USER": user,
         "POSTGRES_PASSWORD": password,
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
         "POSTGRES_POOL_SIZE": "2",
     }
     engine = create_engine(
@@ -177,8 +178,11 @@ def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
             if create and "permission denied" in str(e):
                 create = False
                 continue
-            if attempt == SCHEMA_ATTEMPTS - 1:
-                raise
+            racing = any(
+                sign in str(e) for sign in ("concurrently", "already exists", "duplicate key")
+            )
+            if not racing or attempt == SCHEMA_ATTEMPTS - 1:
+                raise  # e.g. the server is unreachable: no point trying again
             time.sleep(0.05 * (attempt + 1))
     # Pages of notifications per read-model transaction (larger is faster; smaller resumes
     # sooner after a crash).

@@ -740,3 +740,16 @@ def test_help_works_for_every_command() -> None:
         )
         assert result.returncode == 0, f"{name}: {result.stderr[-300:]}"
         assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [CLI, "--db", "postgresql://nobody@127.0.0.1:1/none", "quota"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert "the ledger database is unavailable" in result.stderr
+    assert "Traceback" not in result.stderr
