@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger.clock import local_date
+from ledger import notice
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
@@ -376,17 +376,8 @@ class SpecialRound(Aggregate):
     ) -> None:
         self._require_ranked()
         self._require_not_finalised()
-        if notice_to < notice_from or notice_from < local_date(ctx.at):
-            raise Rejected(
-                "invalid-notice-period",
-                f"the notice period {notice_from}–{notice_to} must not start before "
-                f"{local_date(ctx.at)} nor end before it starts",
-            )
-        if self.open_objections:
-            raise Rejected(
-                "objection-open",
-                f"objection {next(iter(self.open_objections))} is still open",
-            )
+        notice.require_valid_period(ctx, notice_from, notice_to)
+        notice.require_no_open_objection(self.open_objections, "CD-9")
         pending = [a for a in self.review_set(instrument) if a not in self.passed]
         if pending:
             raise Rejected(
@@ -414,24 +405,17 @@ class SpecialRound(Aggregate):
             **ctx.fields(),
         )
 
-    def _require_in_notice(self, ctx: Context) -> tuple[date, date]:
-        if self.notice is None or not self.plan_current:
-            raise Rejected("no-plan-in-notice", f"no {self.programme} special plan is in notice")
-        today = local_date(ctx.at)
-        if not self.notice[0] <= today <= self.notice[1]:
-            raise Rejected(
-                "outside-notice-period",
-                f"{today} is outside the notice period {self.notice[0]}–{self.notice[1]} (CD-9)",
-            )
-        return self.notice
-
     def raise_objection(self, ctx: Context, objection: str, applicant: str, grounds: str) -> None:
         self._require_not_finalised()
-        self._require_in_notice(ctx)
-        if objection in self.open_objections or objection in self.resolved_objections:
-            raise Rejected("duplicate-reference", f"objection {objection} exists already")
-        if applicant not in {a.applicant for a in self.plan}:
-            raise Rejected("not-in-plan", f"{applicant} has no place in the published plan")
+        notice.require_objection_allowed(
+            ctx,
+            self.notice if self.plan_current else None,
+            objection,
+            self.open_objections.keys() | self.resolved_objections,
+            applicant,
+            {a.applicant for a in self.plan},
+            "CD-9",
+        )
         self.trigger_event(
             self.ObjectionRaised,
             objection=objection,
@@ -468,21 +452,9 @@ class SpecialRound(Aggregate):
     def require_finalisable(self, ctx: Context) -> list[Allocation]:
         """CD-9: paid only once the notice period has passed with no objection standing."""
         self._require_not_finalised()
-        if self.notice is None or not self.plan_current:
-            raise Rejected(
-                "no-plan-in-notice",
-                f"no current {self.programme} special plan: publish the plan (again) first",
-            )
-        if self.open_objections:
-            raise Rejected(
-                "objection-open",
-                f"objection {next(iter(self.open_objections))} is still open (CD-9)",
-            )
-        if local_date(ctx.at) <= self.notice[1]:
-            raise Rejected(
-                "notice-period-running",
-                f"the notice period runs until {self.notice[1]} (CD-9)",
-            )
+        notice.require_finalisable(
+            ctx, self.notice if self.plan_current else None, self.open_objections, "CD-9"
+        )
         return list(self.plan)
 
     def finalise(self, ctx: Context, vouchers: dict[str, str]) -> None:

@@ -26,7 +26,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger.clock import local_date
+from ledger import notice
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
@@ -353,8 +353,7 @@ class SupplierSubsidyRound(Aggregate):
         self._require_open()
         if not self.bases:
             raise Rejected("no-applications", f"round {self.round} has no applications")
-        if self.open_objections:
-            raise Rejected("objection-open", f"objection {next(iter(self.open_objections))}")
+        notice.require_no_open_objection(self.open_objections, "CD-10")
         rate: Decimal = instrument.value("max_subsidy_rate")
         lines = [
             plan_line(supplier, base, rate, headrooms[supplier])
@@ -372,10 +371,7 @@ class SupplierSubsidyRound(Aggregate):
         self._require_open()
         if not self.plan_version or self.notice is not None:
             raise Rejected("no-plan-in-notice", f"round {self.round}: draw the plan first")
-        if notice_to < notice_from or notice_from < local_date(ctx.at):
-            raise Rejected(
-                "invalid-notice-period", f"the notice period {notice_from}–{notice_to} is invalid"
-            )
+        notice.require_valid_period(ctx, notice_from, notice_to)
         self.trigger_event(
             self.PlanPublished,
             version=self.plan_version,
@@ -386,13 +382,15 @@ class SupplierSubsidyRound(Aggregate):
 
     def raise_objection(self, ctx: Context, objection: str, supplier: str, grounds: str) -> None:
         self._require_open()
-        today = local_date(ctx.at)
-        if self.notice is None or not self.notice[0] <= today <= self.notice[1]:
-            raise Rejected("outside-notice-period", f"round {self.round} is not in notice")
-        if objection in self.open_objections or objection in self.resolved_objections:
-            raise Rejected("duplicate-reference", f"objection {objection} exists already")
-        if supplier not in {line.supplier for line in self.plan}:
-            raise Rejected("not-in-plan", f"{supplier} is not in the plan of round {self.round}")
+        notice.require_objection_allowed(
+            ctx,
+            self.notice,
+            objection,
+            self.open_objections.keys() | self.resolved_objections,
+            supplier,
+            {line.supplier for line in self.plan},
+            "CD-10",
+        )
         self.trigger_event(
             self.ObjectionRaised,
             objection=objection,
@@ -417,12 +415,7 @@ class SupplierSubsidyRound(Aggregate):
     def require_finalisable(self, ctx: Context) -> list[PlanLine]:
         """CD-10: paid once the notice period has passed with no objection standing."""
         self._require_open()
-        if self.notice is None:
-            raise Rejected("no-plan-in-notice", f"round {self.round}: no published plan")
-        if self.open_objections:
-            raise Rejected("objection-open", f"objection {next(iter(self.open_objections))}")
-        if local_date(ctx.at) <= self.notice[1]:
-            raise Rejected("notice-period-running", f"notice runs until {self.notice[1]}")
+        notice.require_finalisable(ctx, self.notice, self.open_objections, "CD-10")
         return list(self.plan)
 
     def finalise(self, ctx: Context, granted: dict[str, Decimal], payments: dict[str, str]) -> None:
