@@ -39,6 +39,11 @@ def _yuan(rows: list[dict[str, Any]], *columns: str) -> None:
             row[c.removesuffix("_fen")] = from_fen(row.pop(c))
 
 
+def _sums(rows: list[dict[str, Any]], *columns: str) -> dict[str, Any]:
+    """Column totals in yuan, for a report's totals line."""
+    return {c: sum((r[c] for r in rows), start=from_fen(0)) for c in columns}
+
+
 def balances(
     store: ReadModelStore, programme: str | None = None, holder: str | None = None
 ) -> Report:
@@ -85,10 +90,7 @@ def balances(
         "redemptions",
         "status",
     ]
-    totals = {
-        c: sum((r[c] for r in rows), start=from_fen(0))
-        for c in ("face_value", "deducted", "lapsed", "cancelled", "remaining")
-    }
+    totals = _sums(rows, "face_value", "deducted", "lapsed", "cancelled", "remaining")
     totals["voucher"] = f"{len(rows)} vouchers"
     return Report("Voucher balances", columns, rows, totals)
 
@@ -151,7 +153,7 @@ def payment_instructions(store: ReadModelStore, programme: str | None = None) ->
     ]
     totals = {
         "reference": f"{len(rows)} instructions",
-        "amount": sum((r["amount"] for r in rows), start=from_fen(0)),
+        **_sums(rows, "amount"),
     }
     return Report("Payment instructions", columns, rows, totals)
 
@@ -206,7 +208,7 @@ def special_round(store: ReadModelStore, programme: str) -> Report:
     ]
     totals = {
         "applicant": f"{len(rows)} applications",
-        "amount": sum((r["amount"] for r in rows), start=from_fen(0)),
+        **_sums(rows, "amount"),
         "status": summary.get("status", "none"),
         "voucher": f"unused places by tier: {summary.get('unused_places') or '-'}",
     }
@@ -288,10 +290,7 @@ def receivables_ledger(store: ReadModelStore, on: date) -> Report:
         "days_overdue",
         "ageing",
     ]
-    totals = {
-        c: sum((r[c] for r in rows), start=from_fen(0))
-        for c in ("demanded", "repaid", "offset", "written_off", "outstanding")
-    }
+    totals = _sums(rows, "demanded", "repaid", "offset", "written_off", "outstanding")
     totals["case_ref"] = f"{len(rows)} cases"
     return Report(f"Receivables on {on}", columns, rows, totals)
 
@@ -329,10 +328,7 @@ def supplier_caps(store: ReadModelStore, year: int | None = None) -> Report:
         "cap",
         "headroom",
     ]
-    totals = {
-        c: sum((r[c] for r in rows), start=from_fen(0))
-        for c in ("business", "base", "computed", "capped_off", "granted")
-    }
+    totals = _sums(rows, "business", "base", "computed", "capped_off", "granted")
     totals["supplier"] = f"{len(rows)} supplier-years"
     return Report("Supplier subsidy cap use", columns, rows, totals)
 
@@ -372,10 +368,7 @@ def supplier_subsidy_round(store: ReadModelStore, programme: str, round_name: st
         "status",
         "payment_reference",
     ]
-    totals = {
-        c: sum((r[c] for r in rows), start=from_fen(0))
-        for c in ("base", "computed", "planned", "capped_off", "granted")
-    }
+    totals = _sums(rows, "base", "computed", "planned", "capped_off", "granted")
     totals["supplier"] = f"{len(rows)} suppliers"
     return Report(f"Supplier subsidy {programme} round {round_name}", columns, rows, totals)
 
@@ -438,10 +431,7 @@ def disbursements(store: ReadModelStore, by: Sequence[str]) -> Report:
         "mismatch",
         "missing",
     ]
-    totals = {
-        c: sum((g[c] for g in out), start=from_fen(0))
-        for c in ("instructed", "cancelled", "paid", "outstanding")
-    }
+    totals = _sums(out, "instructed", "cancelled", "paid", "outstanding")
     if by:
         totals[by[0]] = f"{len(out)} groups"
     return Report("Disbursements by " + ", ".join(by or ["(all)"]), columns, out, totals)
@@ -588,9 +578,6 @@ def operator_allocation(store: ReadModelStore, programme: str) -> Report:
         *[f"{s}_share" for s in sources],
         "status",
     ]
-    totals = {
-        c.removesuffix("_fen"): sum((r[c.removesuffix("_fen")] for r in rows), start=from_fen(0))
-        for c in money
-    }
+    totals = _sums(rows, *[c.removesuffix("_fen") for c in money])
     totals["claimant"] = f"{len(rows)} claims"
     return Report(f"Operator subsidy {programme}", columns, rows, totals)
