@@ -976,7 +976,7 @@ class VoucherLedger(Application[UUID]):
             reason = None
             if not listed:
                 reason = f"supplier-not-listed in {base.year} (CD-2)"
-            elif self.SPECIAL not in base.holdings.get(holder, []) or special_round is None:
+            elif self.SPECIAL not in base.holdings.get(holder, ()) or special_round is None:
                 reason = f"not a special-voucher holder of {base.name}"
             elif holder in supplier.affiliated:
                 reason = "affiliated-parties (CD-3)"
@@ -1261,5 +1261,5 @@ class VoucherLedger(Application[UUID]):
                 "programme-year-not-ended",
                 f"vouchers of {programme.name} lapse only after {programme.year} has ended",
             )
-        lapsing = [self.voucher(n) for n in programme.voucher_numbers]
+        lapsing = [self.voucher(n) for n in programme.voucher_numbers()]
         return self._commit(*[v for v in lapsing if v.expire(ctx)])

@@ -23,8 +23,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
+from ledger.aggregate import LedgerAggregate
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
@@ -61,7 +60,7 @@ class Bar:
         return self.start <= day < end
 
 
-class EntityRecord(Aggregate):
+class EntityRecord(LedgerAggregate):
     class Started(LedgerCreated):
         credit_code: str
 
@@ -227,7 +226,7 @@ class EntityRecord(Aggregate):
         self.trigger_event(self.PaymentDue, reference=reference, **ctx.fields())
 
 
-class Case(Aggregate):
+class Case(LedgerAggregate):
     """A fraud case against one entity and the receivable it creates (CD-11)."""
 
     class Opened(LedgerCreated):

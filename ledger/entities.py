@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Self
 
-from eventsourcing.domain import Aggregate
-
+from ledger.aggregate import LedgerAggregate
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
@@ -29,7 +28,7 @@ class Registration(LedgerCreated):
         state["bank_account"] = ""
 
 
-class RegisteredEntity(Aggregate):
+class RegisteredEntity(LedgerAggregate):
     """An entity registered under its credit code, in one role."""
 
     ROLE = ""

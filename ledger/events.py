@@ -13,6 +13,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from ledger.aggregate import LedgerAggregate
+
 
 @dataclass(frozen=True)
 class Context:
@@ -43,7 +45,7 @@ class LedgerCreated(Aggregate.Created):
     command_id: str
 
 
-class CommandRecord(Aggregate):
+class CommandRecord(LedgerAggregate):
     """A command given with a caller's id: what it was (a digest of its content) and which
     events it stored. Saved in the same transaction as those events, so a command either
     happened with its record or not at all; its id derives from the command id, so two
@@ -60,7 +62,7 @@ class CommandRecord(Aggregate):
         self.events = events
 
 
-class AccessLog(Aggregate):
+class AccessLog(LedgerAggregate):
     """Refusals of an actor's commands for want of a role: kept, like everything else."""
 
     class Started(LedgerCreated):

@@ -21,8 +21,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
+from ledger.aggregate import LedgerAggregate
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
@@ -48,7 +47,7 @@ class StatementLine:
         }
 
 
-class BankStatement(Aggregate):
+class BankStatement(LedgerAggregate):
     """One imported statement; its identity is its content, so importing it twice is one."""
 
     class Imported(LedgerCreated):
@@ -99,7 +98,7 @@ class BankStatement(Aggregate):
         )
 
 
-class ReconciliationException(Aggregate):
+class ReconciliationException(LedgerAggregate):
     """Something finance must look at; open until resolved with a reason."""
 
     class Opened(LedgerCreated):

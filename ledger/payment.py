@@ -9,8 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
+from ledger.aggregate import LedgerAggregate
 from ledger.clock import local_date
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
@@ -18,7 +17,7 @@ from ledger.ids import stable_id
 from ledger.money import ZERO
 
 
-class PaymentInstruction(Aggregate):
+class PaymentInstruction(LedgerAggregate):
     class Instructed(LedgerCreated):
         reference: str
         payee: str

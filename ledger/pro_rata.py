@@ -21,8 +21,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
+from ledger.aggregate import LedgerAggregate, Value
 from ledger.clock import local_date
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
@@ -32,7 +31,7 @@ from ledger.policy import FundingShare, Instrument
 
 
 @dataclass(frozen=True)
-class ClaimLine:
+class ClaimLine(Value):
     customer: str
     customer_in_area: bool
     contract_number: str
@@ -97,7 +96,7 @@ def split_funding(
     return shares
 
 
-class ContractLine(Aggregate):
+class ContractLine(LedgerAggregate):
     """A customer's service contract, claimed once across operators and programmes (QD-8)."""
 
     class Claimed(LedgerCreated):
@@ -137,7 +136,7 @@ class Claim:
     approved: Decimal | None = None  # set by a passed city review
 
 
-class ClaimRound(Aggregate):
+class ClaimRound(LedgerAggregate):
     class Opened(LedgerCreated):
         programme: str
         instrument: str

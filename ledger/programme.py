@@ -7,8 +7,7 @@ import re
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
+from ledger.aggregate import LedgerAggregate
 from ledger.clock import business_year
 from ledger.entities import Applicant, Supplier
 from ledger.errors import InvalidInput, Rejected
@@ -31,7 +30,7 @@ def parse_programme_name(value: object, *, field: str = "programme") -> str:
     )
 
 
-class Programme(Aggregate):
+class Programme(LedgerAggregate):
     """Policy ``policy_id`` in calendar ``year``. The parameters are snapshotted at opening."""
 
     class Opened(LedgerCreated):
@@ -53,8 +52,8 @@ class Programme(Aggregate):
 
         def apply(self, aggregate: Programme) -> None:
             aggregate.drawn[self.instrument] = self.drawn
-            aggregate.holdings.setdefault(self.holder, []).append(self.instrument)
-            aggregate.voucher_numbers.append(self.voucher_number)
+            held = aggregate.holdings.get(self.holder, ())
+            aggregate.holdings[self.holder] = (*held, self.instrument)
 
     def __init__(
         self,
@@ -70,8 +69,7 @@ class Programme(Aggregate):
         self.year = year
         self.policy: Policy = policy_from_mapping(parameters)
         self.drawn: dict[str, int] = {}
-        self.holdings: dict[str, list[str]] = {}
-        self.voucher_numbers: list[str] = []
+        self.holdings: dict[str, tuple[str, ...]] = {}
 
     @staticmethod
     def id_for(name: str) -> UUID:
@@ -138,7 +136,7 @@ class Programme(Aggregate):
 
     def require_may_hold(self, instrument: Instrument, holder: str) -> None:
         """One of a kind per unit per year (CD-4, CD-5); mutually exclusive kinds (CD-13)."""
-        held = self.holdings.get(holder, [])
+        held = self.holdings.get(holder, ())
         if held.count(instrument.name) >= int(instrument.value("per_holder_per_year")):
             raise Rejected(
                 "already-holds-voucher-this-year",
@@ -166,7 +164,7 @@ class Programme(Aggregate):
                 f"all {quota} {instrument.name} vouchers of {self.name} have been issued "
                 f"({instrument.clause('quota_per_year')})",
             )
-        number = f"{self.policy.code}-{self.year}-{instrument.code}-{drawn + 1:04d}"
+        number = self._voucher_number(instrument, drawn + 1)
         self.trigger_event(
             self.VoucherAllotted,
             instrument=instrument.name,
@@ -183,8 +181,19 @@ class Programme(Aggregate):
         )
         return number
 
+    def _voucher_number(self, instrument: Instrument, place: int) -> str:
+        return f"{self.policy.code}-{self.year}-{instrument.code}-{place:04d}"
 
-class SupplierList(Aggregate):
+    def voucher_numbers(self) -> list[str]:
+        """Every voucher issued under this programme, instrument by instrument."""
+        return [
+            self._voucher_number(self.policy.instrument(name), place)
+            for name, drawn in self.drawn.items()
+            for place in range(1, drawn + 1)
+        ]
+
+
+class SupplierList(LedgerAggregate):
     """The bureau's list of suppliers for one half-year of a programme (CD-2)."""
 
     class Published(LedgerCreated):

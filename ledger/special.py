@@ -20,9 +20,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
 from ledger import notice
+from ledger.aggregate import LedgerAggregate, Value
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
@@ -31,14 +30,14 @@ from ledger.policy import Instrument, Tier
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Candidate(Value):
     applicant: str
     spend: Decimal
     sequence: int  # submission order within the round
 
 
 @dataclass(frozen=True)
-class Allocation:
+class Allocation(Value):
     applicant: str
     rank: int
     spend: Decimal
@@ -118,7 +117,7 @@ def allocate(
     return allocations, unused, unplaced
 
 
-class SpecialRound(Aggregate):
+class SpecialRound(LedgerAggregate):
     """The special-voucher round of one programme year."""
 
     class Opened(LedgerCreated):

@@ -24,9 +24,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
 from ledger import notice
+from ledger.aggregate import LedgerAggregate, Value
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
@@ -34,7 +33,7 @@ from ledger.money import ZERO, share_of
 from ledger.policy import Instrument
 
 
-class SupplierYear(Aggregate):
+class SupplierYear(LedgerAggregate):
     class Opened(LedgerCreated):
         policy: str
         supplier: str
@@ -140,7 +139,7 @@ class SupplierYear(Aggregate):
         return granted
 
 
-class SpecialSpendAttribution(Aggregate):
+class SpecialSpendAttribution(LedgerAggregate):
     """How much of a special-voucher holder's evidenced spend suppliers have claimed as their
     business: never more than the holder evidenced."""
 
@@ -193,7 +192,7 @@ class SpecialSpendAttribution(Aggregate):
 
 
 @dataclass(frozen=True)
-class PlanLine:
+class PlanLine(Value):
     supplier: str
     base: Decimal
     computed: Decimal
@@ -217,7 +216,7 @@ def plan_line(supplier: str, base: Decimal, rate: Decimal, headroom: Decimal) ->
     return PlanLine(supplier, base, computed, planned, computed - planned)
 
 
-class SupplierSubsidyRound(Aggregate):
+class SupplierSubsidyRound(LedgerAggregate):
     """One round of supplier subsidies in programme year Y, on year Y-1's business (CD-10)."""
 
     class Opened(LedgerCreated):
@@ -428,7 +427,7 @@ class SupplierSubsidyRound(Aggregate):
         )
 
 
-class GreenAward(Aggregate):
+class GreenAward(LedgerAggregate):
     """CD-7: 1,000,000 to a data centre newly approved as a national green data centre,
     without application, once per supplier ever."""
 

@@ -13,8 +13,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
+from ledger.aggregate import LedgerAggregate
 from ledger.clock import business_year, local_date
 from ledger.errors import InvalidInput, Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
@@ -23,7 +22,7 @@ from ledger.money import ZERO, share_of
 from ledger.policy import Instrument
 
 
-class Voucher(Aggregate):
+class Voucher(LedgerAggregate):
     class Issued(LedgerCreated):
         number: str
         programme: str
@@ -275,7 +274,7 @@ class Voucher(Aggregate):
         return True
 
 
-class Redemption(Aggregate):
+class Redemption(LedgerAggregate):
     """One supplier bill settled partly with a voucher, and its reimbursement (CD-8)."""
 
     class Recorded(LedgerCreated):

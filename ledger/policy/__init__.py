@@ -32,6 +32,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
+from ledger.aggregate import Value
 from ledger.errors import InvalidInput, Rejected
 from ledger.money import parse_amount
 
@@ -54,7 +55,7 @@ class PolicyFileError(ValueError):
 
 
 @dataclass(frozen=True)
-class Param:
+class Param(Value):
     """A parameter value with the clause it comes from."""
 
     value: Any
@@ -62,14 +63,14 @@ class Param:
 
 
 @dataclass(frozen=True)
-class Tier:
+class Tier(Value):
     amount: Decimal
     places: int
     min_spend: Decimal
 
 
 @dataclass(frozen=True)
-class Instrument:
+class Instrument(Value):
     policy_id: str
     name: str
     type: str
@@ -101,7 +102,7 @@ class Instrument:
 
 
 @dataclass(frozen=True)
-class Policy:
+class Policy(Value):
     id: str
     code: str
     name: str
@@ -223,7 +224,7 @@ def _bool(p: Param, path: str) -> Param:
 
 
 @dataclass(frozen=True)
-class FundingShare:
+class FundingShare(Value):
     source: str
     share: int
     cap: Decimal | None

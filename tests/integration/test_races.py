@@ -189,7 +189,7 @@ def test_racing_finalisations_issue_the_special_places_once(db_url: str) -> None
     try:
         programme = ledger.app.programme(PROGRAMME)
         assert programme.drawn["special"] == 20  # tiers: 5 + 10 + 5 of 20 places, never more
-        assert len([n for n in programme.voucher_numbers if "-SPC-" in n]) == 20
+        assert len([n for n in programme.voucher_numbers() if "-SPC-" in n]) == 20
     finally:
         ledger.close()
 

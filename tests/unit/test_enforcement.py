@@ -31,7 +31,7 @@ def reimbursed(
 ) -> str:
     """A redemption at supplier 0, claimed and reimbursed; returns the payment reference.
     With ``day``, everything happens on that day of March, else in March and April."""
-    voucher = world.app.programme(PROGRAMME).voucher_numbers[0]
+    voucher = world.app.programme(PROGRAMME).voucher_numbers()[0]
     when = [at(3, day)] * 3 if day else [at(3, 10), at(4, 1), at(4, 2)]
     world.redeem(voucher, bill=bill, invoice=invoice, service=when[0].at.date(), ctx=when[0])
     supplier = world.suppliers[0]
@@ -301,8 +301,8 @@ def test_receivable_arithmetic_and_bars_hold_under_any_interleaving(
                 world.app.offset_clawback(day, "C-P", open_payments[0], None)
             elif op == "write-off":
                 world.app.write_off(day, "C-P", amount, "uncollectable", "director")
-            elif op == "apply":
-                world.issue(next(applicants), day)
+            elif op == "apply" and (applicant := next(applicants, None)) is not None:
+                world.issue(applicant, day)
         except Rejected as e:
             assert e.code in {
                 "clawback-exceeds-paid",

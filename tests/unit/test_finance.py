@@ -27,7 +27,7 @@ def instructions(world: World, count: int, bills: list[int] | None = None) -> li
         voucher = (
             world.issue(n % len(world.applicants))
             if n < len(world.applicants)
-            else (world.app.programme(PROGRAMME).voucher_numbers[0])
+            else (world.app.programme(PROGRAMME).voucher_numbers()[0])
         )
         bill = (bills or [])[n] if bills else 2000 + n
         world.redeem(

@@ -69,7 +69,7 @@ def test_quota_of_300_holds_when_400_apply() -> None:
     assert outcomes[300:] == ["quota-exhausted"] * 100
     programme = world.app.programme(PROGRAMME)
     assert programme.drawn["inclusive"] == 300
-    assert programme.voucher_numbers[-1] == "CD-2025-INC-0300"
+    assert programme.voucher_numbers()[-1] == "CD-2025-INC-0300"
 
 
 def test_one_voucher_per_unit_per_year(world: World) -> None:
@@ -106,7 +106,7 @@ def test_inclusive_and_special_are_mutually_exclusive(world: World) -> None:
     # The special round arrives with its own issue; the rule lives in the Programme and
     # reads exclusive_with from the policy, so a recorded special holding is enough here.
     programme = world.app.programme(PROGRAMME)
-    programme.holdings[world.applicants[1]] = ["special"]
+    programme.holdings[world.applicants[1]] = ("special",)
     special = programme.policy.instrument("special")
     assert special.exclusive_with == ["inclusive"]
     rejected(
