@@ -14,6 +14,7 @@ import json
 import random
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,14 +29,56 @@ from ledger.money import FEN
 from projections import reports
 from projections.store import ReadModelStore
 
-YEAR = 2025
-PROGRAMME = f"CD-{YEAR}"
 # The fraud case: supplier no. 6 is found to have forged proofs of service (CD-11).
 FRAUD_SUPPLIER = 5
-CASE = f"CASE-{YEAR}-001"
-CASE_OPENED = date(YEAR, 10, 1)
-FINDING = date(YEAR, 10, 15)
 EVIDENCE_KINDS = ("contract", "payment-proof", "invoice", "service-proof")
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where and when a generated programme year plays. The demo plays Chengdu 2025; the
+    benchmark plays many sites (copies of the Chengdu policy under other codes and cities,
+    in other years), each with its own units."""
+
+    policy: str = "chengdu"
+    code: str = "CD"
+    city: str = "Chengdu"
+    year: int = 2025
+    # The first two characters of every generated unit's organisation code (GB 32100).
+    serial: str = "MA"
+    seed: int = 2025  # of the random choices: who applies when, what is billed
+
+    @property
+    def programme(self) -> str:
+        return f"{self.code}-{self.year}"
+
+    @property
+    def next_programme(self) -> str:
+        return f"{self.code}-{self.year + 1}"
+
+    @property
+    def case(self) -> str:
+        return f"CASE-{self.programme}-001"
+
+    @property
+    def case_opened(self) -> date:
+        return date(self.year, 10, 1)
+
+    @property
+    def finding(self) -> date:
+        return date(self.year, 10, 15)
+
+    def unit(self, division: str, group: int, n: int) -> str:
+        """The credit code of generated unit ``n`` of a group (5 special applicants,
+        6 inclusive applicants, 7 suppliers) registered in an administrative division."""
+        return make_credit_code(f"91{division}{self.serial}{group}{n:06d}")
+
+    def supplier(self, n: int) -> str:
+        return self.unit(LOCAL, 7, n)
+
+
+DEMO = Site()
+LOCAL = "510100"  # the administrative division of every site's local units
 
 
 def _at(day: date, minute: int = 0) -> str:
@@ -43,9 +86,9 @@ def _at(day: date, minute: int = 0) -> str:
     return (moment + timedelta(minutes=minute)).isoformat()
 
 
-def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
+def generate_year(site: Site = DEMO) -> list[dict[str, Any]]:
     """Commands of one programme year, in business-time order."""
-    rng = random.Random(seed)
+    rng = random.Random(site.seed)
     timed: list[tuple[str, int, dict[str, Any]]] = []
     seq = 0
 
@@ -54,10 +97,10 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
         seq += 1
         timed.append((_at(day, minute), seq, {**command, "at": _at(day, minute)}))
 
-    start = date(YEAR, 1, 2)
-    add(start, {"command": "open-programme", "policy": "chengdu", "year": YEAR})
+    start = date(site.year, 1, 2)
+    add(start, {"command": "open-programme", "policy": site.policy, "year": site.year})
 
-    suppliers = [make_credit_code(f"91510100MA7{i:06d}") for i in range(12)]
+    suppliers = [site.supplier(i) for i in range(12)]
     for i, code in enumerate(suppliers):
         add(
             start,
@@ -66,11 +109,11 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
                 "credit_code": code,
                 "name": f"成都智算中心{i + 1:02d}号",
                 "kind": "data-centre" if i % 3 else "scheduling-platform",
-                "city": "Chengdu",
+                "city": site.city,
             },
             minute=1 + i,
         )
-    outsider = make_credit_code("91500000MA7000099")
+    outsider = site.unit("500000", 7, 99)
     add(
         start,
         {
@@ -86,47 +129,47 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
     applicants: list[str] = []
     kinds = ("enterprise", "enterprise", "enterprise", "research-institute", "university")
     for i in range(420):
-        chengdu = i % 21 != 20  # one in 21 is outside Chengdu and will be refused (CD-1)
-        code = make_credit_code(f"9{'1510100' if chengdu else '1440300'}MA6{i:06d}")
+        local = i % 21 != 20  # one in 21 is from elsewhere and will be refused (CD-1)
+        code = site.unit(LOCAL if local else "440300", 6, i)
         applicants.append(code)
         add(
             start + timedelta(days=1),
             {
                 "command": "register-applicant",
                 "credit_code": code,
-                "name": f"{'成都' if chengdu else '深圳'}示例科技{i + 1:03d}",
+                "name": f"{'成都' if local else '深圳'}示例科技{i + 1:03d}",
                 "kind": kinds[i % len(kinds)],
-                "city": "Chengdu" if chengdu else "Shenzhen",
+                "city": site.city if local else "Shenzhen",
             },
             minute=i,
         )
 
     add(
-        date(YEAR, 1, 5),
+        date(site.year, 1, 5),
         {
             "command": "publish-supplier-list",
-            "programme": PROGRAMME,
-            "period": f"{YEAR}H1",
+            "programme": site.programme,
+            "period": f"{site.year}H1",
             "suppliers": suppliers,
         },
     )
     # The H2 list drops two suppliers: their H2 business gets nothing (CD-2).
     add(
-        date(YEAR, 1, 5),
+        date(site.year, 1, 5),
         {
             "command": "publish-supplier-list",
-            "programme": PROGRAMME,
-            "period": f"{YEAR}H1",
+            "programme": site.programme,
+            "period": f"{site.year}H1",
             "suppliers": [*suppliers, outsider],
         },
         minute=1,
     )
     add(
-        date(YEAR, 6, 25),
+        date(site.year, 6, 25),
         {
             "command": "publish-supplier-list",
-            "programme": PROGRAMME,
-            "period": f"{YEAR}H2",
+            "programme": site.programme,
+            "period": f"{site.year}H2",
             "suppliers": suppliers[:10],
         },
     )
@@ -135,21 +178,21 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
     rng.shuffle(order)
     holders: list[str] = []
     for n, code in enumerate(order):
-        day = date(YEAR, 1, 10) + timedelta(days=n // 10)
+        day = date(site.year, 1, 10) + timedelta(days=n // 10)
         add(
             day,
-            {"command": "apply-inclusive", "programme": PROGRAMME, "applicant": code},
+            {"command": "apply-inclusive", "programme": site.programme, "applicant": code},
             minute=n % 10,
         )
-        if code[2:8] == "510100" and len(holders) < 300:
+        if code[2:8] == LOCAL and len(holders) < 300:
             holders.append(code)
     add(
-        date(YEAR, 3, 1),
-        {"command": "apply-inclusive", "programme": PROGRAMME, "applicant": holders[0]},
+        date(site.year, 3, 1),
+        {"command": "apply-inclusive", "programme": site.programme, "applicant": holders[0]},
     )  # twice: one per unit per year (CD-4)
 
     add(
-        date(YEAR, 1, 6),
+        date(site.year, 1, 6),
         {
             "command": "record-affiliation",
             "applicant": holders[4],
@@ -161,16 +204,16 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
     invoice = 0
     unlisted_in_h2 = set(suppliers[10:])
     for number, holder in enumerate(holders, start=1):
-        voucher = f"{PROGRAMME}-INC-{number:04d}"
+        voucher = f"{site.programme}-INC-{number:04d}"
         billed = 0
         # Holders stop presenting a voucher once bills worth twice its face value have
         # been settled with it (it is used up by then).
-        service = date(YEAR, 2, 20) + timedelta(days=rng.randrange(120))
+        service = date(site.year, 2, 20) + timedelta(days=rng.randrange(120))
         while billed < 20000 and rng.random() < 0.75:
             invoice += 1
             service += timedelta(days=rng.randrange(10, 60))
             day = service + timedelta(days=rng.randrange(1, 5))
-            if day.year != YEAR:
+            if day.year != site.year:
                 break
             affiliated_try = holder == holders[4]
             # The affiliated pair tries (CD-3).
@@ -182,7 +225,7 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
                 "voucher": voucher,
                 "supplier": supplier,
                 "bill_amount": f"{bill}.{rng.randrange(100):02d}",
-                "invoice_number": f"INV-{YEAR}-{invoice:06d}",
+                "invoice_number": f"INV-{site.year}-{invoice:06d}",
                 "service_kind": "storage" if storage else "compute",
                 "service_date": service.isoformat(),
             }
@@ -191,7 +234,7 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
                 add(day, redeem, minute=5)  # a retry with the same invoice: changes nothing
             if storage or affiliated_try or (service.month > 6 and supplier in unlisted_in_h2):
                 continue  # refused at the counter: nothing to claim
-            if supplier == suppliers[FRAUD_SUPPLIER] and day >= FINDING:
+            if supplier == suppliers[FRAUD_SUPPLIER] and day >= site.finding:
                 continue  # refused: the supplier is barred (CD-11)
             billed += bill
             claim_day = day + timedelta(days=rng.randrange(3, 20))
@@ -204,44 +247,44 @@ def generate_year(seed: int = 2025) -> list[dict[str, Any]]:
                 paid = claim_day + timedelta(days=rng.randrange(5, 30))
                 add(paid, {"command": "reimburse", **claim})
     add(
-        date(YEAR, 5, 5),
+        date(site.year, 5, 5),
         {
             "command": "redeem",
-            "voucher": f"{PROGRAMME}-INC-0007",
+            "voucher": f"{site.programme}-INC-0007",
             "supplier": suppliers[0],
             "bill_amount": "1000.00",
             "invoice_number": "INV-OVER-LIMIT",
             "service_kind": "compute",
-            "service_date": f"{YEAR}-05-04",
+            "service_date": f"{site.year}-05-04",
             "deduction": "900.00",
         },
     )
     add(
-        date(YEAR, 11, 5),
+        date(site.year, 11, 5),
         {
             "command": "redeem",
-            "voucher": f"{PROGRAMME}-INC-0001",
+            "voucher": f"{site.programme}-INC-0001",
             "supplier": suppliers[FRAUD_SUPPLIER],
             "bill_amount": "6000.00",
             "invoice_number": "INV-AFTER-BAR",
             "service_kind": "compute",
-            "service_date": f"{YEAR}-11-03",
+            "service_date": f"{site.year}-11-03",
         },
     )  # refused: the supplier is barred since the finding (CD-11)
-    add(date(YEAR + 1, 1, 1), {"command": "expire-vouchers", "programme": PROGRAMME})
+    add(date(site.year + 1, 1, 1), {"command": "expire-vouchers", "programme": site.programme})
     add(
-        date(YEAR + 1, 1, 3),
+        date(site.year + 1, 1, 3),
         {
             "command": "redeem",
-            "voucher": f"{PROGRAMME}-INC-0001",
+            "voucher": f"{site.programme}-INC-0001",
             "supplier": suppliers[0],
             "bill_amount": "5000.00",
-            "invoice_number": "INV-AFTER-YEAR",
+            "invoice_number": "INV-AFTER-site.year",
             "service_kind": "compute",
-            "service_date": f"{YEAR + 1}-01-02",
+            "service_date": f"{site.year + 1}-01-02",
         },
     )
-    _special_round(rng, add, holders)
+    _special_round(site, rng, add, holders)
     timed.sort(key=lambda t: (t[0], t[1]))
     return [command for _, _, command in timed]
 
@@ -257,7 +300,7 @@ SPECIAL_BRACKETS = (
 REVIEW_PLACES = 135
 
 
-def _special_round(rng: random.Random, add: Any, inclusive_holders: list[str]) -> None:
+def _special_round(site: Site, rng: random.Random, add: Any, inclusive_holders: list[str]) -> None:
     """A ranked special round: ~250 applications, review failures replaced by the next in
     line, one upheld objection, a republished plan, then payment (CD-5, CD-9)."""
     evidence = {k: f"{k.upper()}-2024" for k in EVIDENCE_KINDS}
@@ -267,25 +310,25 @@ def _special_round(rng: random.Random, add: Any, inclusive_holders: list[str]) -
     rng.shuffle(spends)
     applicants: list[tuple[str, int]] = []
     for i, spend in enumerate(spends):
-        code = make_credit_code(f"91510100MA5{i:06d}")
+        code = site.unit(LOCAL, 5, i)
         applicants.append((code, spend))
         add(
-            date(YEAR, 1, 3),
+            date(site.year, 1, 3),
             {
                 "command": "register-applicant",
                 "credit_code": code,
                 "name": f"成都算力用户{i + 1:03d}",
                 "kind": "enterprise" if i % 4 else "research-institute",
-                "city": "Chengdu",
+                "city": site.city,
             },
             minute=i,
         )
     for n, (code, spend) in enumerate(applicants):
         add(
-            date(YEAR, 3, 1 + n // 15),
+            date(site.year, 3, 1 + n // 15),
             {
                 "command": "apply-special",
-                "programme": PROGRAMME,
+                "programme": site.programme,
                 "applicant": code,
                 "prior_year_spend": f"{spend}.00",
                 "evidence": evidence,
@@ -295,43 +338,43 @@ def _special_round(rng: random.Random, add: Any, inclusive_holders: list[str]) -
         )
     # Refused: an inclusive holder (CD-13) and spend under the lowest threshold (CD-5).
     add(
-        date(YEAR, 3, 2),
+        date(site.year, 3, 2),
         {
             "command": "apply-special",
-            "programme": PROGRAMME,
+            "programme": site.programme,
             "applicant": inclusive_holders[0],
             "prior_year_spend": "3000000.00",
             "evidence": evidence,
         },
     )
-    small = make_credit_code("91510100MA5999999")
+    small = site.unit(LOCAL, 5, 999999)
     add(
-        date(YEAR, 1, 3),
+        date(site.year, 1, 3),
         {
             "command": "register-applicant",
             "credit_code": small,
             "name": "成都小型算力用户",
             "kind": "enterprise",
-            "city": "Chengdu",
+            "city": site.city,
         },
     )
     add(
-        date(YEAR, 3, 2),
+        date(site.year, 3, 2),
         {
             "command": "apply-special",
-            "programme": PROGRAMME,
+            "programme": site.programme,
             "applicant": small,
             "prior_year_spend": "480000.00",
             "evidence": evidence,
         },
         minute=1,
     )
-    add(date(YEAR, 4, 1), {"command": "rank-special", "programme": PROGRAMME})
+    add(date(site.year, 4, 1), {"command": "rank-special", "programme": site.programme})
 
-    from ledger.policy import bundled_policies
+    from commands.wiring import policies
     from ledger.special import Candidate, rank
 
-    tiers = bundled_policies()["chengdu"].instrument("special").value("tiers")
+    tiers = policies()[site.policy].instrument("special").value("tiers")
     ranking = [
         c.applicant
         for c in rank(
@@ -351,7 +394,7 @@ def _special_round(rng: random.Random, add: Any, inclusive_holders: list[str]) -
             day,
             {
                 "command": "review-special",
-                "programme": PROGRAMME,
+                "programme": site.programme,
                 "applicant": applicant,
                 "outcome": "pass" if ok else "fail",
                 "reason": "materials complete" if ok else "invoices do not match payments",
@@ -361,22 +404,22 @@ def _special_round(rng: random.Random, add: Any, inclusive_holders: list[str]) -
         reviewed.append(applicant)
 
     for n, applicant in enumerate(ranking[:REVIEW_PLACES]):
-        review(date(YEAR, 4, 2 + n // 20), applicant, n % 20)
+        review(date(site.year, 4, 2 + n // 20), applicant, n % 20)
     for n, applicant in enumerate(a for a in review_set(failed) if a not in reviewed):
-        review(date(YEAR, 4, 11), applicant, n)  # the replacements (递补)
-    notice = {"programme": PROGRAMME}
+        review(date(site.year, 4, 11), applicant, n)  # the replacements (递补)
+    notice = {"programme": site.programme}
     add(
-        date(YEAR, 4, 20),
+        date(site.year, 4, 20),
         {
             "command": "publish-special-plan",
             **notice,
-            "notice_from": f"{YEAR}-04-20",
-            "notice_to": f"{YEAR}-04-26",
+            "notice_from": f"{site.year}-04-20",
+            "notice_to": f"{site.year}-04-26",
         },
     )
     objected = review_set(failed)[2]
     add(
-        date(YEAR, 4, 22),
+        date(site.year, 4, 22),
         {
             "command": "raise-objection",
             **notice,
@@ -386,7 +429,7 @@ def _special_round(rng: random.Random, add: Any, inclusive_holders: list[str]) -
         },
     )
     add(
-        date(YEAR, 4, 24),
+        date(site.year, 4, 24),
         {
             "command": "resolve-objection",
             **notice,
@@ -396,29 +439,33 @@ def _special_round(rng: random.Random, add: Any, inclusive_holders: list[str]) -
         },
     )
     (newcomer,) = [a for a in review_set(failed | {objected}) if a not in reviewed]
-    review(date(YEAR, 4, 25), newcomer, 0)
+    review(date(site.year, 4, 25), newcomer, 0)
     add(
-        date(YEAR, 4, 27),
+        date(site.year, 4, 27),
         {
             "command": "publish-special-plan",
             **notice,
-            "notice_from": f"{YEAR}-04-27",
-            "notice_to": f"{YEAR}-05-03",
+            "notice_from": f"{site.year}-04-27",
+            "notice_to": f"{site.year}-05-03",
         },
     )
-    add(date(YEAR, 5, 6), {"command": "finalise-special", **notice})
+    add(date(site.year, 5, 6), {"command": "finalise-special", **notice})
 
 
-def finance_and_enforcement(store: ReadModelStore, until: date) -> list[dict[str, Any]]:
+def finance_and_enforcement(
+    store: ReadModelStore, until: date, site: Site = DEMO
+) -> list[dict[str, Any]]:
     """Finance records the bank's payments of the instructions issued so far; enforcement
     opens the fraud case, finds, demands back what the supplier was paid, and records a
     partial repayment. Built from the ledger's own read models, as the staff would."""
     timed: list[tuple[str, dict[str, Any]]] = []
-    fraud = make_credit_code(f"91510100MA7{FRAUD_SUPPLIER:06d}")
+    fraud = site.supplier(FRAUD_SUPPLIER)
     paid_to_fraud: list[tuple[str, Decimal]] = []
     for n, row in enumerate(reports.payment_instructions(store).rows):
         value_date = date.fromisoformat(row["instructed_at"][:10]) + timedelta(days=7)
-        if row["status"] != "instructed" or value_date >= until:
+        if row["programme"] != site.programme or row["status"] != "instructed":
+            continue
+        if value_date >= until:
             continue
         amount = row["amount"] - row["offset"]
         timed.append(
@@ -437,50 +484,50 @@ def finance_and_enforcement(store: ReadModelStore, until: date) -> list[dict[str
         if row["payee"] == fraud:
             paid_to_fraud.append((row["reference"], amount))
     demanded = sum((a for _, a in paid_to_fraud), start=Decimal("0.00"))
-    case = {"case": CASE}
+    case = {"case": site.case}
     timed += [
         (
-            _at(CASE_OPENED),
+            _at(site.case_opened),
             {
                 "command": "open-case",
                 **case,
-                "programme": PROGRAMME,
+                "programme": site.programme,
                 "entity": fraud,
-                "at": _at(CASE_OPENED),
+                "at": _at(site.case_opened),
                 "description": "proofs of service for GPU hours never delivered",
             },
         ),
         (
-            _at(FINDING),
+            _at(site.finding),
             {
                 "command": "record-fraud-finding",
                 **case,
-                "finding_date": FINDING.isoformat(),
-                "at": _at(FINDING),
+                "finding_date": site.finding.isoformat(),
+                "at": _at(site.finding),
                 "finding": "usage logs forged for 2025 invoices",
                 "evidence": ["AUDIT-2025-031", "POLICE-REFERRAL-77"],
             },
         ),
         (
-            _at(FINDING, 60),
+            _at(site.finding, 60),
             {
                 "command": "demand-clawback",
                 **case,
                 "amount": str(demanded),
                 "payments": [ref for ref, _ in paid_to_fraud],
-                "due_date": f"{YEAR}-11-30",
-                "at": _at(FINDING, 60),
+                "due_date": f"{site.year}-11-30",
+                "at": _at(site.finding, 60),
             },
         ),
         (
-            _at(date(YEAR, 11, 20)),
+            _at(date(site.year, 11, 20)),
             {
                 "command": "record-repayment",
                 **case,
                 "amount": str((demanded * Decimal("0.4")).quantize(Decimal("0.01"))),
                 "bank_reference": "CCB-20251120-0091",
-                "value_date": f"{YEAR}-11-20",
-                "at": _at(date(YEAR, 11, 20)),
+                "value_date": f"{site.year}-11-20",
+                "at": _at(date(site.year, 11, 20)),
             },
         ),
     ]
@@ -488,13 +535,13 @@ def finance_and_enforcement(store: ReadModelStore, until: date) -> list[dict[str
     return [command for _, command in timed]
 
 
-def next_year_supplier_round(store: ReadModelStore) -> list[dict[str, Any]]:
+def next_year_supplier_round(store: ReadModelStore, site: Site = DEMO) -> list[dict[str, Any]]:
     """2026: the supplier subsidy round on 2025's business (CD-6, CD-10), and one data centre
     approved as a national green data centre (CD-7). Suppliers attribute to themselves the
     special-voucher holders' spend they served, as the holders' evidence shows."""
-    suppliers = [make_credit_code(f"91510100MA7{i:06d}") for i in range(12)]
+    suppliers = [site.supplier(i) for i in range(12)]
     served: dict[str, dict[str, str]] = {code: {} for code in suppliers}
-    for row in reports.special_round(store, PROGRAMME).rows:
+    for row in reports.special_round(store, site.programme).rows:
         if row["status"] == "paid":
             # The five top-ranked holders bought 60% of their compute from supplier no. 1;
             # the others bought a little from each supplier.
@@ -502,14 +549,14 @@ def next_year_supplier_round(store: ReadModelStore) -> list[dict[str, Any]]:
             supplier = suppliers[0] if top else suppliers[row["rank"] % 12]
             share = Decimal("0.6") if top else Decimal("0.05")
             served[supplier][row["applicant"]] = str((row["spend"] * share).quantize(FEN))
-    nxt = f"CD-{YEAR + 1}"
+    nxt = site.next_programme
     r1 = {"programme": nxt, "round": "R1"}
     commands: list[dict[str, Any]] = [
         {
             "command": "open-programme",
-            "policy": "chengdu",
-            "year": YEAR + 1,
-            "at": _at(date(YEAR + 1, 1, 2)),
+            "policy": site.policy,
+            "year": site.year + 1,
+            "at": _at(date(site.year + 1, 1, 2)),
         },
     ]
     for n, code in enumerate(suppliers):
@@ -519,33 +566,33 @@ def next_year_supplier_round(store: ReadModelStore) -> list[dict[str, Any]]:
                 **r1,
                 "supplier": code,
                 "special_holder_spend": served[code],
-                "at": _at(date(YEAR + 1, 2, 10), n),
+                "at": _at(date(site.year + 1, 2, 10), n),
             }
         )
     commands += [
-        {"command": "plan-supplier-subsidy", **r1, "at": _at(date(YEAR + 1, 3, 1))},
+        {"command": "plan-supplier-subsidy", **r1, "at": _at(date(site.year + 1, 3, 1))},
         {
             "command": "publish-supplier-subsidy-plan",
             **r1,
-            "notice_from": f"{YEAR + 1}-03-02",
-            "notice_to": f"{YEAR + 1}-03-08",
-            "at": _at(date(YEAR + 1, 3, 2)),
+            "notice_from": f"{site.year + 1}-03-02",
+            "notice_to": f"{site.year + 1}-03-08",
+            "at": _at(date(site.year + 1, 3, 2)),
         },
-        {"command": "finalise-supplier-subsidy", **r1, "at": _at(date(YEAR + 1, 3, 10))},
+        {"command": "finalise-supplier-subsidy", **r1, "at": _at(date(site.year + 1, 3, 10))},
         {
             "command": "certify-green-data-centre",
             "programme": nxt,
             "supplier": suppliers[1],
-            "certification_date": f"{YEAR + 1}-03-15",
+            "certification_date": f"{site.year + 1}-03-15",
             "reference": "工信部 国家绿色数据中心 2026-12",
-            "at": _at(date(YEAR + 1, 3, 16)),
+            "at": _at(date(site.year + 1, 3, 16)),
         },
     ]
     return commands
 
 
 def _run_phase(
-    ledger: Ledger, commands: list[dict[str, Any]], workdir: Path, name: str
+    ledger: Ledger, commands: list[dict[str, Any]], workdir: Path, name: str, year: int
 ) -> list[dict[str, Any]]:
     source = workdir / f"{name}.jsonl"
     source.write_text(
@@ -557,27 +604,29 @@ def _run_phase(
         source,
         out,
         default_actor=f"demo-{name}",
-        now=lambda: datetime(YEAR, 1, 1, tzinfo=PROGRAMME_TZ),
+        now=lambda: datetime(year, 1, 1, tzinfo=PROGRAMME_TZ),
     )
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
-def play_year(ledger: Ledger) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def play_year(
+    ledger: Ledger, site: Site = DEMO
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run the demo year: the clerks until October; finance and enforcement catch up; the rest
     of the year; then the next year's supplier subsidy round and a green award. Returns the
     commands in the order run, and their results."""
-    year = generate_year()
-    split = _at(CASE_OPENED)
+    year = generate_year(site)
+    split = _at(site.case_opened)
     before = [c for c in year if c["at"] < split]
     after = [c for c in year if c["at"] >= split]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        results = _run_phase(ledger, before, workdir, "clerks-jan-sep")
-        middle = finance_and_enforcement(ledger.store, CASE_OPENED)
-        results += _run_phase(ledger, middle, workdir, "finance-enforcement")
-        results += _run_phase(ledger, after, workdir, "clerks-oct-dec")
-        following = next_year_supplier_round(ledger.store)
-        results += _run_phase(ledger, following, workdir, "next-year-suppliers")
+        results = _run_phase(ledger, before, workdir, "clerks-jan-sep", site.year)
+        middle = finance_and_enforcement(ledger.store, site.case_opened, site)
+        results += _run_phase(ledger, middle, workdir, "finance-enforcement", site.year)
+        results += _run_phase(ledger, after, workdir, "clerks-oct-dec", site.year)
+        following = next_year_supplier_round(ledger.store, site)
+        results += _run_phase(ledger, following, workdir, "next-year-suppliers", site.year)
     return before + middle + after + following, results
 
 
@@ -586,9 +635,10 @@ def run_demo(db: Path, out: TextIO) -> int:
         stale.unlink(missing_ok=True)
     commands_file = Path(f"{db}.commands.jsonl")
     results_file = Path(f"{db}.results.jsonl")
+    site = DEMO
     ledger = open_ledger(str(db))
     try:
-        commands, results = play_year(ledger)
+        commands, results = play_year(ledger, site)
         commands_file.write_text(
             "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in commands),
             encoding="utf-8",
@@ -598,7 +648,7 @@ def run_demo(db: Path, out: TextIO) -> int:
             encoding="utf-8",
         )
         out.write(
-            f"Demo: the {PROGRAMME} programme year, {len(commands)} commands "
+            f"Demo: the {site.programme} programme year, {len(commands)} commands "
             f"(input: {commands_file}, results: {results_file})\n\n"
         )
         outcomes: Counter[tuple[str, str]] = Counter()
@@ -607,15 +657,18 @@ def run_demo(db: Path, out: TextIO) -> int:
         out.write("Outcomes (command, result, count):\n")
         for (name, outcome), count in sorted(outcomes.items()):
             out.write(f"  {name:<22} {outcome:<32} {count:>5}\n")
-        end_of_year = date(YEAR, 12, 31)
+        end_of_year = date(site.year, 12, 31)
         for report, limit in (
             (reports.quota(ledger.store), None),
             (reports.balances(ledger.store), 10),
-            (reports.special_round(ledger.store, PROGRAMME), 12),
+            (reports.special_round(ledger.store, site.programme), 12),
             (reports.payment_instructions(ledger.store), 5),
             (reports.debarment_register(ledger.store, end_of_year), None),
             (reports.receivables_ledger(ledger.store, end_of_year), None),
-            (reports.supplier_subsidy_round(ledger.store, f"CD-{YEAR + 1}", "R1"), None),
+            (
+                reports.supplier_subsidy_round(ledger.store, site.next_programme, "R1"),
+                None,
+            ),
         ):
             out.write("\n")
             r.render_table(report, out, limit=limit)
@@ -624,6 +677,6 @@ def run_demo(db: Path, out: TextIO) -> int:
     out.write(
         f"\nLedger: {db}. Try: voucher-ledger --db {db} explain CD-2025-SPC-0006\n"
         f"                     voucher-ledger --db {db} explain "
-        f"{make_credit_code(f'91510100MA7{FRAUD_SUPPLIER:06d}')}\n"
+        f"{site.supplier(FRAUD_SUPPLIER)}\n"
     )
     return 0

@@ -14,10 +14,11 @@ cannot be rewritten, and any change at or before its position breaks it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 from sqlalchemy import BigInteger, Column, Connection, Engine, String, Table, func, insert, select
@@ -35,16 +36,21 @@ audit_chain = Table(
 )
 
 
+def header(position: int, originator_id: Any, version: int, topic: str) -> bytes:
+    """What a link covers of an event besides its state: position, identity, version, topic
+    (a UUID originator id as 32 hex digits)."""
+    originator = originator_id.hex if isinstance(originator_id, UUID) else originator_id
+    return f"{position}\x1f{originator}\x1f{version}\x1f{topic}\x1f".encode()
+
+
 def link(
     previous: bytes, position: int, originator_id: Any, version: int, topic: str, state: bytes
 ) -> bytes:
-    header = f"{position}\x1f{originator_id}\x1f{version}\x1f{topic}\x1f".encode()
-    return hashlib.sha256(previous + header + state).digest()
+    return sha256(previous + header(position, originator_id, version, topic) + state).digest()
 
 
 def notification_link(previous: bytes, n: Notification) -> bytes:
-    originator = n.originator_id.hex if hasattr(n.originator_id, "hex") else n.originator_id
-    return link(previous, n.id, originator, n.originator_version, n.topic, bytes(n.state))
+    return link(previous, n.id, n.originator_id, n.originator_version, n.topic, bytes(n.state))
 
 
 def chain_head(conn: Connection) -> tuple[int, bytes]:
@@ -165,27 +171,41 @@ def verify(recorder: ApplicationRecorder, engine: Engine, kept: Digest | None) -
                 )
             ).all()
             stored = {int(p): str(v) for p, v in rows}
-            seen: set[int] = set()
+            found = 0  # events of this page that have a stored link
             for n in page:
-                previous = notification_link(previous, n)
+                # The same bytes as notification_link, with less work per event: this loop
+                # is the whole cost of a verify.
+                h = sha256(previous)
+                h.update(header(n.id, n.originator_id, n.originator_version, n.topic))
+                h.update(n.state)
+                previous = h.digest()
                 value = previous.hex()
                 count += 1
-                head = (n.id, value)
-                seen.add(n.id)
-                if n.id in expected and expected.pop(n.id) != value:
-                    flag(n.id, f"the log differs from the kept digest at or before position {n.id}")
-                if n.id > stored_head:
-                    unchained += 1
-                elif n.id not in stored:
-                    flag(n.id, f"position {n.id}: an event that was never chained (inserted)")
-                elif stored[n.id] != value:
+                position = n.id
+                if position in expected and expected.pop(position) != value:
                     flag(
-                        n.id,
-                        f"position {n.id}: the event differs from the one chained "
-                        "(changed, reordered, or an earlier event was removed)",
+                        position,
+                        f"the log differs from the kept digest at or before position {position}",
                     )
-            for position in sorted(set(stored) - seen):
-                flag(position, f"position {position}: a chained event is missing (deleted)")
+                chained = stored.get(position)
+                if chained is not None:
+                    found += 1
+                    if chained != value:
+                        flag(
+                            position,
+                            f"position {position}: the event differs from the one chained "
+                            "(changed, reordered, or an earlier event was removed)",
+                        )
+                elif position > stored_head:
+                    unchained += 1
+                else:
+                    flag(
+                        position, f"position {position}: an event that was never chained (inserted)"
+                    )
+            head = (page[-1].id, previous.hex())
+            if found < len(stored):
+                for position in sorted(set(stored) - {n.id for n in page}):
+                    flag(position, f"position {position}: a chained event is missing (deleted)")
             checked_up_to = upper
         beyond = conn.execute(
             select(func.min(audit_chain.c.position)).where(audit_chain.c.position > checked_up_to)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from eventsourcing.utils import get_topic
 from sqlalchemy import BigInteger, Column, Integer, String, Table
 
 from ledger.entities import Applicant, Supplier
@@ -123,6 +124,10 @@ class EventDrivenReadModel:
     name: str
     tables: Sequence[Table]
     handlers: ClassVar[dict[type, Handler]]
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(get_topic(cls) for cls in self.handlers)
 
     def apply(self, page: Page, events: Sequence[Any]) -> None:
         handlers = self.handlers

@@ -9,10 +9,12 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from eventsourcing.persistence import Notification
+
 from ledger.application import VoucherLedger
 from ledger.clock import local_date
 from projections.chain import chain_head, extend
-from projections.store import Page, ReadModelStore
+from projections.store import Page, ReadModelStore, RecentRows
 
 Progress = Callable[[int, int], None]  # (applied so far, position reached)
 
@@ -48,40 +50,52 @@ class ProjectionRunner:
             with self.store.engine.connect() as conn:
                 start = min(start, chain_head(conn)[0])
         applied = 0
+        recent = RecentRows()
+        # Decode once, and only what some read model applies (command records, for one, are
+        # a third of a busy log and no read model's business).
+        wanted = frozenset().union(*(rm.topics for rm in self.store.read_models))
+        decode = self.app.mapper.to_domain_event
         while True:
             notifications = self.app.recorder.select_notifications(
                 start=start, limit=self.page_size, stop=stop, inclusive_of_start=False
             )
             if not notifications:
                 break
-            decoded: list[tuple[int, Any]] = [
-                (n.id, self.app.mapper.to_domain_event(n)) for n in notifications
-            ]
             finished = False
-            if until is not None:
-                cut = next((i for i, (_, e) in enumerate(decoded) if e.timestamp > until), None)
+            if until is None:
+                decoded: list[tuple[int, Any]] = [
+                    (n.id, decode(n)) for n in notifications if n.topic in wanted
+                ]
+            else:
+                # The recorded time is inside each event: decode them all to find the cut.
+                stamped: list[tuple[Notification, Any]] = [(n, decode(n)) for n in notifications]
+                cut = next((i for i, (_, e) in enumerate(stamped) if e.timestamp > until), None)
                 if cut is not None:
-                    decoded, notifications, finished = decoded[:cut], notifications[:cut], True
-                if not decoded:
+                    stamped, finished = stamped[:cut], True
+                if not stamped:
                     break
-            last = notifications[-1].id
+                notifications = [n for n, _ in stamped]
+                decoded = [(n.id, e) for n, e in stamped if n.topic in wanted]
+            if business_day is not None:
+                decoded = [(i, e) for i, e in decoded if local_date(e.at) <= business_day]
+            first, last = notifications[0].id, notifications[-1].id
+            events = [e for _, e in decoded]
             with self.store.engine.begin() as conn:
-                page = Page(conn)
+                page = Page(conn, recent)
                 for rm in self.store.read_models:
                     seen = positions[rm.name]
-                    fresh = [
-                        event
-                        for nid, event in decoded
-                        if nid > seen
-                        and (business_day is None or local_date(event.at) <= business_day)
-                    ]
+                    if seen >= last:
+                        continue
+                    # Usually every read model is behind the whole page.
+                    fresh = events if seen < first else [e for i, e in decoded if i > seen]
                     if fresh:
                         rm.apply(page, fresh)
-                        positions[rm.name] = last
+                    positions[rm.name] = last
                 page.flush()
                 self.store.save_positions(conn, positions)
                 if self.chain:
                     extend(conn, notifications)
+            page.committed()
             applied += len(notifications)
             start = last
             if progress is not None:

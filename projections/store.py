@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
@@ -14,12 +15,10 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    bindparam,
     create_engine,
     delete,
     insert,
     select,
-    update,
 )
 
 metadata = MetaData()
@@ -38,16 +37,48 @@ class ReadModel(Protocol):
     name: str
     tables: Sequence[Table]
 
+    @property
+    def topics(self) -> frozenset[str]:
+        """The topics of the events it applies: the runner decodes no others."""
+
     def apply(self, page: Page, events: Sequence[Any]) -> None: ...
 
 
-class RowCache:
-    """The rows of one table touched by one page of events: read at most once, written once
-    per page with executemany (inserts and updates separately)."""
+RowKey = tuple[str, tuple[Any, ...]]  # table name, primary key
 
-    def __init__(self, conn: Connection, table: Table) -> None:
+
+class RecentRows:
+    """Rows written by earlier pages of one catch-up, most recently used last, so that the
+    next pages find them without a query. A subject's events come close together in the log
+    (a voucher is issued, redeemed, reimbursed, settled within its programme year), so a
+    bounded memory catches nearly every reuse while memory stays flat however long the log.
+    Only valid while one runner applies pages in order: it lives for one catch-up."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self.capacity = capacity
+        self.rows: OrderedDict[RowKey, dict[str, Any]] = OrderedDict()
+
+    def take(self, key: RowKey) -> dict[str, Any] | None:
+        return self.rows.pop(key, None)
+
+    def keep(self, table: str, rows: dict[tuple[Any, ...], dict[str, Any] | None]) -> None:
+        for key, row in rows.items():
+            if row is not None:
+                self.rows[(table, key)] = row
+                self.rows.move_to_end((table, key))
+        while len(self.rows) > self.capacity:
+            self.rows.popitem(last=False)
+
+
+class RowCache:
+    """The rows of one table touched by one page of events: read at most once (from the rows
+    recent pages wrote, else one query), written once per page with executemany (inserts
+    and updates separately)."""
+
+    def __init__(self, conn: Connection, table: Table, recent: RecentRows | None = None) -> None:
         self.conn = conn
         self.table = table
+        self.recent = recent
         self.key_columns = [c.name for c in table.primary_key.columns]
         self.rows: dict[tuple[Any, ...], dict[str, Any] | None] = {}
         self.stored: set[tuple[Any, ...]] = set()
@@ -55,11 +86,14 @@ class RowCache:
 
     def get(self, *key: Any) -> dict[str, Any] | None:
         if key not in self.rows:
-            where = and_(
-                *[self.table.c[n] == v for n, v in zip(self.key_columns, key, strict=True)]
-            )
-            found = self.conn.execute(select(self.table).where(where)).mappings().first()
-            self.rows[key] = dict(found) if found is not None else None
+            found = self.recent.take((self.table.name, key)) if self.recent else None
+            if found is None:
+                where = and_(
+                    *[self.table.c[n] == v for n, v in zip(self.key_columns, key, strict=True)]
+                )
+                stored = self.conn.execute(select(self.table).where(where)).mappings().first()
+                found = dict(stored) if stored is not None else None
+            self.rows[key] = found
             if found is not None:
                 self.stored.add(key)
         return self.rows[key]
@@ -91,33 +125,75 @@ class RowCache:
         inserts = [r for k in self.dirty if k not in self.stored and (r := self.rows[k])]
         updates = [r for k in self.dirty if k in self.stored and (r := self.rows[k])]
         if inserts:
-            self.conn.execute(insert(self.table), inserts)
+            bulk_insert(self.conn, self.table, inserts)
         if updates:
-            params = [{f"k_{n}": r[n] for n in self.key_columns} | r for r in updates]
-            where = and_(*[self.table.c[n] == bindparam(f"k_{n}") for n in self.key_columns])
-            values: dict[str, Any] = {
-                c.name: bindparam(c.name) for c in self.table.c if c.name not in self.key_columns
-            }
-            self.conn.execute(update(self.table).where(where).values(values), params)
+            bulk_update(self.conn, self.table, self.key_columns, updates)
         self.stored.update(self.dirty)
         self.dirty.clear()
+
+
+# The hot path of every catch-up and rebuild writes through the driver: SQLAlchemy's
+# per-statement bookkeeping cost more than SQLite's own work on a page of rows.
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY; SQLite: one prepared INSERT, executemany."""
+    columns = [c.name for c in table.c]
+    values = [tuple(row[c] for c in columns) for row in rows]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for value in values:
+                    copy.write_row(value)
+        else:
+            marks = ", ".join("?" for _ in columns)
+            cursor.executemany(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values
+            )
+    finally:
+        cursor.close()
+
+
+def bulk_update(
+    conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Every non-key column of each row, by primary key: one prepared UPDATE, executemany."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    columns = [c.name for c in table.c if c.name not in keys]
+    sql = (
+        f"UPDATE {table.name} SET {', '.join(f'{c} = {mark}' for c in columns)} "
+        f"WHERE {' AND '.join(f'{k} = {mark}' for k in keys)}"
+    )
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, [tuple(row[c] for c in (*columns, *keys)) for row in rows])
+    finally:
+        cursor.close()
 
 
 class Page:
     """The write context of one page of events: row caches for every table touched."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, recent: RecentRows | None = None) -> None:
         self.conn = conn
+        self.recent = recent
         self._caches: dict[str, RowCache] = {}
 
     def rows(self, table: Table) -> RowCache:
         if table.name not in self._caches:
-            self._caches[table.name] = RowCache(self.conn, table)
+            self._caches[table.name] = RowCache(self.conn, table, self.recent)
         return self._caches[table.name]
 
     def flush(self) -> None:
         for cache in self._caches.values():
             cache.flush()
+
+    def committed(self) -> None:
+        """The page's transaction committed: its rows are what the tables now hold."""
+        if self.recent is not None:
+            for name, cache in self._caches.items():
+                self.recent.keep(name, cache.rows)
 
 
 class ReadModelStore:

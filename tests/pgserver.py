@@ -38,7 +38,8 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.base = Path(tempfile.mkdtemp(prefix="voucher-ledger-pg-"))
         self.data = self.base / "data"
         self.port = _free_port()
@@ -70,12 +71,17 @@ class PostgresServer:
             "UTF8",
             "--no-sync",
         )
-        # Durability is off for speed: this server lives for one test run.
-        options = (
-            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=300 -c shared_buffers=64MB"
-        )
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
+        if self.durable:
+            # Production durability (the defaults: fsync, synchronous commit, full pages):
+            # the benchmark measures what a real deployment would pay.
+            options += "-c max_connections=100"
+        else:
+            # Durability is off for speed: this server lives for one test run.
+            options += (
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                "-c max_connections=300 -c shared_buffers=64MB"
+            )
         self._run(
             _binary("pg_ctl"),
             "-D",

@@ -58,6 +58,7 @@ def test_a_failing_page_stores_neither_rows_nor_position(ledger: Ledger) -> None
     class Exploding:
         name = "exploding"
         tables = ()
+        topics = frozenset({"ledger.voucher:Voucher.Issued"})
 
         def apply(self, page, events):  # type: ignore[no-untyped-def]
             raise RuntimeError("disk full")
