@@ -32,7 +32,7 @@ claims = Table(
     Column("entitlement_fen", BigInteger, nullable=False),
     Column("allocated_fen", BigInteger, nullable=False),
     Column("scale", String(12), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(32), nullable=False),  # e.g. "pre-review failed"
 )
 
 claim_lines = Table(
@@ -67,7 +67,7 @@ programmes_of_rounds = Table(
     Column("programme", String(20), nullable=False),
     Column("instrument", String(32), nullable=False),
     Column("pool_fen", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(32), nullable=False),  # e.g. "pre-review failed"
 )
 
 
