@@ -35,6 +35,11 @@ PAGE = 5000  # notifications per page, as the runner reads them
 
 
 def peak_rss_mb() -> float:
+    """This process's resident high-water mark. (``getrusage``'s maxrss survives exec on
+    Linux, so a child would report its parent's peak if that was higher.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
