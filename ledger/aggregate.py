@@ -29,7 +29,20 @@ class Value:
 
 
 # By convention, tuples and frozensets in aggregate state hold only immutable values.
-IMMUTABLE = (str, int, bool, float, Decimal, UUID, datetime, date, type(None), tuple, frozenset, Value)
+IMMUTABLE = (
+    str,
+    int,
+    bool,
+    float,
+    Decimal,
+    UUID,
+    datetime,
+    date,
+    type(None),
+    tuple,
+    frozenset,
+    Value,
+)
 
 
 def copy_state(value: Any) -> Any:
