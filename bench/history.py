@@ -95,14 +95,16 @@ def in_memory_ledger() -> Ledger:
     return Ledger(app, store, ProjectionRunner(app, store, page_size=5000), "memory")
 
 
-def _qingdao_year(ledger: Ledger) -> None:
-    now = lambda: datetime(2025, 1, 1, tzinfo=PROGRAMME_TZ)  # noqa: E731
-    for number, raw in enumerate(qingdao_commands(), start=1):
+def run_story(app: VoucherLedger, commands: Iterable[dict[str, Any]], batch: str) -> None:
+    """Run a story's commands one by one, each with a batch line's command id; the story's
+    own refusals (an unlisted supplier, a blacklisted operator …) store nothing."""
+    now = lambda: datetime(2025, 1, 1, tzinfo=PROGRAMME_TZ)  # noqa: E731 — commands carry `at`
+    for number, raw in enumerate(commands, start=1):
         command = parse_command(
-            raw, default_actor="bench", now=now, default_command_id=f"qingdao-{number}"
+            raw, default_actor="bench", now=now, default_command_id=f"{batch}-{number}"
         )
-        with suppress(Rejected):  # the story includes refusals; they store nothing
-            execute(ledger.app, command)
+        with suppress(Rejected):
+            execute(app, command)
 
 
 def play_site(number: int) -> list[Row]:
@@ -110,7 +112,7 @@ def play_site(number: int) -> list[Row]:
     ledger = in_memory_ledger()
     play_year(ledger, site(number))
     if number == 1:
-        _qingdao_year(ledger)
+        run_story(ledger.app, qingdao_commands(), "qingdao")
     rows: list[Row] = []
     start = 0
     while page := ledger.app.recorder.select_notifications(

@@ -18,11 +18,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from bench.history import run_commands_file, site
+from bench.history import run_commands_file, run_story, site
 from commands.audit import AsOf, replay
 from commands.demo import generate_year
 from commands.handlers import execute, parse_command
@@ -278,10 +277,7 @@ def commands(db: str, site_number: int, holders: int = 300) -> dict[str, Any]:
             timings.setdefault(kind, []).append(done - started)
             with_catch_up.setdefault(kind, []).append(_clock() - started)
 
-        for raw in setup:
-            command = parse_command(raw, default_actor="bench", now=now)  # type: ignore[arg-type]
-            with suppress(Rejected):  # the story's own refusals (an unlisted supplier …)
-                execute(ledger.app, command)
+        run_story(ledger.app, setup, f"setup-{site_number}")
         ledger.runner.catch_up()
         year = s.year
         at = f"{year}-03-01T10:00:00+08:00"

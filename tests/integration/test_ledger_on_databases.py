@@ -133,19 +133,11 @@ def test_finance_reports_add_up_and_stand_as_of_an_earlier_position(ledger: Ledg
 def test_the_qingdao_year_projects_on_both_databases(ledger: Ledger) -> None:
     """Every status the claim read models hold fits their columns (PostgreSQL enforces the
     widths SQLite ignores: the benchmark found a failed pre-review that did not fit)."""
-    from contextlib import suppress
-
+    from bench.history import run_story
     from commands.demo_qingdao import qingdao_commands
-    from commands.handlers import execute, parse_command
-    from ledger.errors import Rejected
     from projections.claim_views import claims
 
-    for number, raw in enumerate(qingdao_commands(), start=1):
-        command = parse_command(
-            raw, default_actor="t", now=lambda: None, default_command_id=f"q{number}"
-        )  # type: ignore[arg-type,return-value]
-        with suppress(Rejected):
-            execute(ledger.app, command)
+    run_story(ledger.app, qingdao_commands(), "qingdao")
     ledger.runner.catch_up()
     with ledger.store.engine.connect() as conn:
         statuses = set(conn.execute(select(claims.c.status)).scalars())
