@@ -29,7 +29,7 @@ from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from commands.batch import run_batch
 from commands.demo import DEMO, Site, play_year
 from commands.demo_qingdao import qingdao_commands
-from commands.handlers import execute, parse_command
+from commands.envelope import execute, parse_command
 from commands.wiring import CACHE, Ledger, policies
 from ledger.application import VoucherLedger
 from ledger.clock import PROGRAMME_TZ

@@ -24,7 +24,7 @@ from typing import Any
 from bench.history import run_commands_file, run_story, site
 from commands.audit import AsOf, replay
 from commands.demo import generate_year
-from commands.handlers import execute, parse_command
+from commands.envelope import execute, parse_command
 from commands.wiring import Ledger, open_ledger
 from ledger.errors import Rejected
 from projections import reports

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from commands.handlers import Command, execute, parse_command
+from commands.envelope import Given, execute, parse_command
 from commands.render import describe_event, dumps
 from commands.wiring import Ledger
 from ledger.errors import InvalidInput, Rejected
@@ -34,7 +34,7 @@ def parse_line(
     default_actor: str,
     now: Callable[[], datetime],
     default_command_id: str | None = None,
-) -> Command:
+) -> Given:
     try:
         # Numbers are parsed as Decimal straight from their digits: exact, never binary.
         raw = json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
@@ -85,7 +85,7 @@ def run_batch(
     # the same file again — after a crash, say — applies each line at most once.
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
-    def parsed() -> Iterator[tuple[int, Command | InvalidInput]]:
+    def parsed() -> Iterator[tuple[int, Given | InvalidInput]]:
         for number, item in numbered_lines(path):
             if isinstance(item, InvalidInput):
                 yield number, item
@@ -112,7 +112,7 @@ def run_batch(
     rejected = False
     repeated = 0
     for count, (number, command) in enumerate(parsed(), start=1):
-        assert isinstance(command, Command)
+        assert isinstance(command, Given)
         try:
             if resume and ledger.app.command_done(command.context.command_id):
                 repeated += 1

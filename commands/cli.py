@@ -19,22 +19,21 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
-from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
 from commands import render as r
 from commands.batch import EXIT_MALFORMED, EXIT_OK, EXIT_REJECTED, run_batch
-from commands.catalogue import CATALOGUE, COMMON_FIELDS, CommandSpec
-from commands.handlers import execute, parse_command, retrying, wall_clock
+from commands.envelope import ENVELOPE, execute, parse_command, wall_clock
 from commands.roles import authorise
 from commands.wiring import DEFAULT_DB, Ledger, open_ledger
 from ledger.clock import local_date
 from ledger.errors import InvalidInput, Rejected
-from ledger.events import Context
+from ledger.events import Context, Events
 from ledger.ids import parse_credit_code
 from ledger.policy import PolicyFileError
+from ledger.vocabulary import DECLARATIONS, Command
 from projections import reports
 from projections.store import ReadModelStore
 
@@ -64,19 +63,28 @@ def _default_actor() -> str:
     return os.environ.get("VOUCHER_LEDGER_ACTOR") or getpass.getuser()
 
 
-def _add_command(sub: Any, spec: CommandSpec, common: argparse.ArgumentParser) -> None:
+# Commands the command line files under a user's group rather than at the top level.
+GROUPED = {"import-statement": "finance", "reconcile": "finance"}
+
+
+def _add_command(sub: Any, declared: type[Command], common: argparse.ArgumentParser) -> None:
     # argparse formats help with %: a policy's "50%" must be escaped.
-    text = spec.help.replace("%", "%%")
-    p = sub.add_parser(spec.name, help=text, description=text, parents=[common])
-    for fld in (*spec.fields, *COMMON_FIELDS):
+    text = declared.summary.replace("%", "%%")
+    p = sub.add_parser(declared.command_name, help=text, description=text, parents=[common])
+    for fld in (*declared.field_specs(), *ENVELOPE):
         if fld.name == "actor":
             continue  # a global option
         kwargs: dict[str, Any] = {"help": fld.help.replace("%", "%%"), "dest": fld.name}
-        if fld.repeated or fld.keyed:
+        if fld.shape == "file":
+            p.add_argument(fld.name, metavar=fld.name.upper(), help=kwargs["help"])
+            continue
+        if fld.shape in ("list", "pairs"):
             kwargs["action"] = "append"
-            kwargs["metavar"] = "KIND=REF" if fld.keyed else fld.name.upper()
+            kwargs["metavar"] = "KEY=VALUE" if fld.shape == "pairs" else fld.name.upper()
+        elif fld.shape == "objects":
+            kwargs["metavar"] = "JSON|@FILE"
         p.add_argument(fld.option, required=fld.required, **kwargs)
-    p.set_defaults(handler=lambda args, out: _write_command(spec, args, out))
+    p.set_defaults(handler=lambda args, out: _write_command(declared, args, out))
 
 
 def _progress(ledger: Ledger, err: TextIO) -> Callable[[int, int], None] | None:
@@ -111,10 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--format", choices=r.FORMATS, default=argparse.SUPPRESS, help="output format"
     )
+    top_level = [d for d in DECLARATIONS.values() if d.command_name not in GROUPED]
     groups = [
-        (label, [s.name for s in CATALOGUE if s.user == user])
+        (label, [d.command_name for d in top_level if d.role == user])
         for user, label in USERS.items()
-        if any(s.user == user for s in CATALOGUE)
+        if any(d.role == user for d in top_level)
     ]
     groups += [
         (
@@ -180,8 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for spec in CATALOGUE:
-        _add_command(sub, spec, common)
+    for declared in top_level:
+        _add_command(sub, declared, common)
 
     run = sub.add_parser("run", parents=[common], help="run a JSON Lines file of commands")
     run.add_argument("file", type=Path)
@@ -296,36 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     finance_sub = finance.add_subparsers(
         dest="finance_command", metavar="FINANCE_COMMAND", required=True
     )
-    imp = finance_sub.add_parser(
-        "import-statement", parents=[common], help="import a bank statement (CSV)"
-    )
-    imp.add_argument("file", type=Path)
-    imp.add_argument(
-        "--column",
-        action="append",
-        metavar="FIELD=HEADER",
-        help="map a field (value_date, counterparty_name, counterparty_account, amount, "
-        "reference) to a header the file uses",
-    )
-    imp.set_defaults(handler=_import_statement)
-    rec = finance_sub.add_parser(
-        "reconcile", parents=[common], help="match statement lines with payment instructions"
-    )
-    rec.add_argument(
-        "--window-days",
-        type=int,
-        default=15,
-        help="a payment matched by payee and amount may come this many days after "
-        "the instruction (default 15)",
-    )
-    rec.add_argument(
-        "--missing-after-days",
-        type=int,
-        default=30,
-        help="an instruction unpaid this many days later is missing (default 30)",
-    )
-    rec.add_argument("--at", help="business time of the reconciliation (default now)")
-    rec.set_defaults(handler=_reconcile)
+    for name, group in GROUPED.items():
+        if group == "finance":
+            _add_command(finance_sub, DECLARATIONS[name], common)
     dis = finance_sub.add_parser(
         "disbursements", parents=[common, as_of], help="payments grouped as you choose"
     )
@@ -377,21 +359,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write_command(spec: CommandSpec, args: argparse.Namespace, out: TextIO) -> int:
-    raw = {"command": spec.name}
-    for fld in (*spec.fields, *COMMON_FIELDS):
+def _write_command(declared: type[Command], args: argparse.Namespace, out: TextIO) -> int:
+    raw: dict[str, Any] = {"command": declared.command_name}
+    for fld in (*declared.field_specs(), *ENVELOPE):
         value = getattr(args, fld.name, None)
-        if value is not None:
-            raw[fld.name] = value
-    command = parse_command(raw, default_actor=args.actor, now=wall_clock)
+        if value is None:
+            continue
+        if fld.shape == "objects" and isinstance(value, str) and value.startswith("@"):
+            value = Path(value[1:]).read_text(encoding="utf-8")
+        raw[fld.name] = value
+    given = parse_command(raw, default_actor=args.actor, now=wall_clock)
     with _ledger(args) as ledger:
-        events = execute(ledger.app, command, ledger.roles)
+        events = execute(ledger.app, given, ledger.roles)
         ledger.runner.catch_up()
+        summary = _SUMMARIES.get(declared.command_name)
+        if summary is not None and args.format != "json":
+            out.write(summary(ledger, given, events) + "\n")
+            return EXIT_OK
     if args.format == "json":
         out.write(r.dumps({"ok": True, "events": [r.describe_event(e) for e in events]}) + "\n")
         return EXIT_OK
     if not events:
-        out.write(f"{spec.name}: accepted; nothing new to record (already done)\n")
+        out.write(f"{declared.command_name}: accepted; nothing new to record (already done)\n")
     for e in events:
         d = r.describe_event(e)
         facts = {
@@ -404,6 +393,29 @@ def _write_command(spec: CommandSpec, args: argparse.Namespace, out: TextIO) -> 
             f"{d['event']}: " + ", ".join(f"{k}={r.jsonable(v)}" for k, v in facts.items()) + "\n"
         )
     return EXIT_OK
+
+
+def _imported(ledger: Ledger, given: Any, events: Events) -> str:
+    name = given.command.file.name
+    if not events:
+        return f"{name}: imported already (same content); nothing changed"
+    imported: Any = events[0]
+    return f"{name}: {len(imported.lines)} lines imported as {imported.statement}"
+
+
+def _reconciled(ledger: Ledger, given: Any, events: Events) -> str:
+    report = reports.reconciliation_exceptions(ledger.store, local_date(given.context.at))
+    outcomes = Counter(e.outcome for e in events if hasattr(e, "outcome"))
+    outcomes["missing"] = sum(type(e).__name__ == "ReportedMissing" for e in events)
+    done = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()) if v)
+    return f"reconciled: {done or 'nothing new to match'}; {len(report.rows)} exceptions open"
+
+
+# What the command line says after a command, where a list of events says too little.
+_SUMMARIES: dict[str, Callable[[Ledger, Any, Events], str]] = {
+    "import-statement": _imported,
+    "reconcile": _reconciled,
+}
 
 
 class _ledger:
@@ -603,69 +615,6 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
         out.write(r.dumps({"subject": args.subject, "explanation": paragraphs}) + "\n")
     else:
         out.write("\n\n".join(textwrap.fill(p, width=100) for p in paragraphs) + "\n")
-    return EXIT_OK
-
-
-def _import_statement(args: argparse.Namespace, out: TextIO) -> int:
-    from commands.statements import parse_columns, read_statement
-
-    if not args.file.is_file():
-        raise InvalidInput("invalid-value", f"no such file {args.file}")
-    digest, lines = read_statement(args.file.read_bytes(), parse_columns(args.column))
-    ctx = Context(wall_clock(), args.actor, str(uuid.uuid4()))
-    with _ledger(args) as ledger:
-        authorise(ledger.app, ledger.roles, ctx, "import-statement", "finance")
-        events = retrying(
-            "import-statement",
-            lambda: ledger.app.import_statement(ctx, digest, args.file.name, lines),
-        )
-        ledger.runner.catch_up()
-    if not events:
-        out.write(f"{args.file}: imported already (same content); nothing changed\n")
-    else:
-        imported: Any = events[0]
-        out.write(f"{args.file}: {len(lines)} lines imported as {imported.statement}\n")
-    return EXIT_OK
-
-
-def _reconcile(args: argparse.Namespace, out: TextIO) -> int:
-    from sqlalchemy import select
-
-    from ledger.clock import parse_business_time
-    from projections.finance_views import bank_lines, statements
-    from projections.ledger_views import payments
-
-    at = parse_business_time(args.at, field="at") if args.at else wall_clock()
-    ctx = Context(at, args.actor, str(uuid.uuid4()))
-    with _ledger(args) as ledger:
-        authorise(ledger.app, ledger.roles, ctx, "reconcile", "finance")
-        ledger.runner.catch_up()
-        with ledger.store.engine.connect() as conn:
-            # Candidates come from the read models; the aggregates decide.
-            refs = [r for (r,) in conn.execute(select(payments.c.reference))]
-            with_unmatched = {
-                s
-                for (s,) in conn.execute(
-                    select(bank_lines.c.statement).where(bank_lines.c.outcome == "unmatched")
-                )
-            }
-            ids = [
-                UUID(i)
-                for i, name in conn.execute(
-                    select(statements.c.statement_id, statements.c.statement)
-                )
-                if name in with_unmatched
-            ]
-        events = retrying(
-            "reconcile",
-            lambda: ledger.app.reconcile(ctx, refs, ids, args.window_days, args.missing_after_days),
-        )
-        ledger.runner.catch_up()
-        report = reports.reconciliation_exceptions(ledger.store, local_date(at))
-    outcomes = Counter(e.outcome for e in events if hasattr(e, "outcome"))
-    outcomes["missing"] = sum(type(e).__name__ == "ReportedMissing" for e in events)
-    done = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()) if v)
-    out.write(f"reconciled: {done or 'nothing new to match'}; {len(report.rows)} exceptions open\n")
     return EXIT_OK
 
 

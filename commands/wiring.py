@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy import Engine, create_engine, event
@@ -188,7 +189,35 @@ def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
     # sooner after a crash).
     page_size = int(os.environ.get("VOUCHER_LEDGER_PAGE_SIZE") or 2000)
     runner = ProjectionRunner(app, store, page_size=page_size, chain=True)
+    app.candidates = lambda: _reconciliation_candidates(runner, store)
     return Ledger(app, store, runner, location, load_roles())
+
+
+def _reconciliation_candidates(
+    runner: ProjectionRunner, store: ReadModelStore
+) -> tuple[list[str], list[UUID]]:
+    """Every payment instruction, and the statements with unmatched lines, from the read
+    models brought up to date (the aggregates then decide)."""
+    from sqlalchemy import select
+
+    from projections.finance_views import bank_lines, statements
+    from projections.ledger_views import payments
+
+    runner.catch_up()
+    with store.engine.connect() as conn:
+        refs = [ref for (ref,) in conn.execute(select(payments.c.reference))]
+        with_unmatched = {
+            s
+            for (s,) in conn.execute(
+                select(bank_lines.c.statement).where(bank_lines.c.outcome == "unmatched")
+            )
+        }
+        ids = [
+            UUID(i)
+            for i, name in conn.execute(select(statements.c.statement_id, statements.c.statement))
+            if name in with_unmatched
+        ]
+    return refs, ids
 
 
 AUDITOR_ROLE = "voucher_ledger_auditor"

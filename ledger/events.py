@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 
 from ledger.aggregate import LedgerAggregate
+
+Events = list[DomainEventProtocol[UUID]]
 
 
 @dataclass(frozen=True)

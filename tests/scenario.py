@@ -12,6 +12,13 @@ from ledger.application import Events, VoucherLedger
 from ledger.clock import PROGRAMME_TZ
 from ledger.errors import Rejected
 from ledger.events import Context
+from ledger.handlers.inclusive import ApplyInclusive, Redeem
+from ledger.handlers.registration import (
+    OpenProgramme,
+    PublishSupplierList,
+    RegisterApplicant,
+    RegisterSupplier,
+)
 from ledger.ids import make_credit_code
 from ledger.policy import bundled_policies
 
@@ -50,19 +57,36 @@ class World:
     def __init__(self, app: VoucherLedger, applicants: int = 3, suppliers: int = 3) -> None:
         self.app = app
         ctx = at(1, 2)
-        app.open_programme(ctx, "chengdu", YEAR)
+        app.execute(ctx, OpenProgramme(policy="chengdu", year=YEAR))
         self.suppliers = [supplier_code(i) for i in range(suppliers)]
         for i, code in enumerate(self.suppliers):
-            app.register_supplier(ctx, code, f"智算中心{i}", "data-centre", "Chengdu")
+            app.execute(
+                ctx,
+                RegisterSupplier(
+                    credit_code=code, name=f"智算中心{i}", kind="data-centre", city="Chengdu"
+                ),
+            )
         self.applicants = [applicant_code(i) for i in range(applicants)]
         for i, code in enumerate(self.applicants):
-            app.register_applicant(ctx, code, f"示例科技{i}", "enterprise", "Chengdu")
-        app.publish_supplier_list(at(1, 5), PROGRAMME, f"{YEAR}H1", self.suppliers)
-        app.publish_supplier_list(at(6, 25), PROGRAMME, f"{YEAR}H2", self.suppliers)
+            app.execute(
+                ctx,
+                RegisterApplicant(
+                    credit_code=code, name=f"示例科技{i}", kind="enterprise", city="Chengdu"
+                ),
+            )
+        app.execute(
+            at(1, 5),
+            PublishSupplierList(programme=PROGRAMME, period=f"{YEAR}H1", suppliers=self.suppliers),
+        )
+        app.execute(
+            at(6, 25),
+            PublishSupplierList(programme=PROGRAMME, period=f"{YEAR}H2", suppliers=self.suppliers),
+        )
 
     def issue(self, applicant: int = 0, ctx: Context | None = None) -> str:
-        events = self.app.apply_for_voucher(
-            ctx or at(2, 1), PROGRAMME, "inclusive", self.applicants[applicant]
+        events = self.app.execute(
+            ctx or at(2, 1),
+            ApplyInclusive(programme=PROGRAMME, applicant=self.applicants[applicant]),
         )
         (issued,) = [e for e in events if type(e).__qualname__ == "Voucher.Issued"]
         return str(issued.number)  # type: ignore[attr-defined]
@@ -78,15 +102,17 @@ class World:
         kind: str = "compute",
         deduction: str | None = None,
     ) -> Events:
-        return self.app.redeem(
+        return self.app.execute(
             ctx or at(service.month, service.day) if ctx is None else ctx,
-            voucher,
-            self.suppliers[supplier],
-            Decimal(bill),
-            invoice,
-            kind,
-            service,
-            Decimal(deduction) if deduction else None,
+            Redeem(
+                voucher=voucher,
+                supplier=self.suppliers[supplier],
+                bill_amount=Decimal(bill),
+                invoice_number=invoice,
+                service_kind=kind,
+                service_date=service,
+                deduction=Decimal(deduction) if deduction else None,
+            ),
         )
 
 

@@ -17,6 +17,10 @@ from hypothesis import strategies as st
 from commands.audit import AsOf, export_pack, history, rebuild_check, replay, verify_pack
 from commands.wiring import Ledger, create_auditor_role, events_table, open_ledger
 from ledger.errors import Rejected
+from ledger.handlers.enforcement import DemandClawback, OpenCase, RecordFraudFinding
+from ledger.handlers.finance import RecordSettlement
+from ledger.handlers.inclusive import ClaimReimbursement, ExpireVouchers, Reimburse
+from ledger.handlers.registration import RegisterApplicant
 from projections import reports
 from projections.chain import audit_chain, digest_of, extend, log_pages, verify
 from tests.pgserver import PostgresServer
@@ -186,7 +190,12 @@ def test_the_auditor_role_reads_everything_and_writes_nothing(
         assert verify(audit.app.recorder, audit.store.engine, None).ok
         assert rebuild_check(audit, None) == []
         with pytest.raises(Exception, match="permission denied"):
-            audit.app.register_applicant(at(), "91510100MA61R0BQ4E", "X", "enterprise", "Chengdu")
+            audit.app.execute(
+                at(),
+                RegisterApplicant(
+                    credit_code="91510100MA61R0BQ4E", name="X", kind="enterprise", city="Chengdu"
+                ),
+            )
     finally:
         audit.close()
 
@@ -197,14 +206,40 @@ def test_the_auditor_role_reads_everything_and_writes_nothing(
 def test_as_of_a_position_before_a_clawback_shows_the_figures_of_then(ledger: Ledger) -> None:
     world = small_history(ledger)
     supplier = world.suppliers[0]
-    ledger.app.claim_reimbursement(at(4, 1), supplier, "I-0", EVIDENCE)
-    payment = ledger.app.reimburse(at(4, 2), supplier, "I-0")[1].reference  # type: ignore[attr-defined]
-    ledger.app.record_settlement(at(4, 3), payment, Decimal("1500.00"), "B-1", date(2025, 4, 3))
-    ledger.app.open_case(at(5, 1), "C-1", PROGRAMME, supplier, "fake")
-    ledger.app.record_fraud_finding(at(5, 2), "C-1", date(2025, 5, 2), "forged", ["E"])
+    ledger.app.execute(
+        at(4, 1), ClaimReimbursement(supplier=supplier, invoice_number="I-0", evidence=EVIDENCE)
+    )
+    payment = ledger.app.execute(at(4, 2), Reimburse(supplier=supplier, invoice_number="I-0"))[
+        1
+    ].reference  # type: ignore[attr-defined]
+    ledger.app.execute(
+        at(4, 3),
+        RecordSettlement(
+            payment=payment,
+            amount=Decimal("1500.00"),
+            bank_reference="B-1",
+            value_date=date(2025, 4, 3),
+        ),
+    )
+    ledger.app.execute(
+        at(5, 1), OpenCase(case="C-1", programme=PROGRAMME, entity=supplier, description="fake")
+    )
+    ledger.app.execute(
+        at(5, 2),
+        RecordFraudFinding(
+            case="C-1", finding_date=date(2025, 5, 2), finding="forged", evidence=["E"]
+        ),
+    )
     before_clawback = ledger.app.recorder.max_notification_id()
-    ledger.app.demand_clawback(
-        at(5, 3), "C-1", Decimal("1500.00"), [payment], [], date(2025, 6, 30)
+    ledger.app.execute(
+        at(5, 3),
+        DemandClawback(
+            case="C-1",
+            amount=Decimal("1500.00"),
+            payments=[payment],
+            vouchers=[],
+            due_date=date(2025, 6, 30),
+        ),
     )
     ledger.runner.catch_up()
     day = date(2025, 7, 1)
@@ -238,8 +273,11 @@ def test_as_of_a_recorded_time(ledger: Ledger) -> None:
 
 def test_history_of_a_voucher_follows_its_redemptions_to_payment(ledger: Ledger) -> None:
     world = small_history(ledger)
-    ledger.app.claim_reimbursement(at(4, 1), world.suppliers[0], "I-1", EVIDENCE)
-    ledger.app.reimburse(at(4, 2), world.suppliers[0], "I-1")
+    ledger.app.execute(
+        at(4, 1),
+        ClaimReimbursement(supplier=world.suppliers[0], invoice_number="I-1", evidence=EVIDENCE),
+    )
+    ledger.app.execute(at(4, 2), Reimburse(supplier=world.suppliers[0], invoice_number="I-1"))
     names = [r["event"] for r in history(ledger, "CD-2025-INC-0002").rows]
     assert names[:2] == ["Programme.VoucherAllotted", "Voucher.Issued"]
     assert "Voucher.Redeemed" in names and "Redemption.ReimbursementClaimed" in names
@@ -317,13 +355,21 @@ def run_steps(ledger: Ledger, steps: list[tuple[str, int, int]]) -> None:
         "redeem": lambda n, who, v: world.redeem(
             issued[who % len(issued)], bill=f"{v}.00", invoice=f"I{n}", supplier=who % 2
         ),
-        "claim": lambda n, who, v: ledger.app.claim_reimbursement(
-            at(4, 1), world.suppliers[who % 2], f"I{v % max(n, 1)}", EVIDENCE
+        "claim": lambda n, who, v: ledger.app.execute(
+            at(4, 1),
+            ClaimReimbursement(
+                supplier=world.suppliers[who % 2],
+                invoice_number=f"I{v % max(n, 1)}",
+                evidence=EVIDENCE,
+            ),
         ),
-        "reimburse": lambda n, who, v: ledger.app.reimburse(
-            at(4, 2), world.suppliers[who % 2], f"I{v % max(n, 1)}"
+        "reimburse": lambda n, who, v: ledger.app.execute(
+            at(4, 2),
+            Reimburse(supplier=world.suppliers[who % 2], invoice_number=f"I{v % max(n, 1)}"),
         ),
-        "expire": lambda n, who, v: ledger.app.expire_vouchers(at(1, 2, year=2026), PROGRAMME),
+        "expire": lambda n, who, v: ledger.app.execute(
+            at(1, 2, year=2026), ExpireVouchers(programme=PROGRAMME)
+        ),
     }
     for n, (op, who, value) in enumerate(steps):
         try:
@@ -350,8 +396,11 @@ def test_the_writer_role_runs_commands_but_cannot_change_events_or_schema(
     writer = open_ledger(writer_url)
     try:
         world = World.__new__(World)
-        writer.app.register_applicant(
-            at(1, 4), "91510100MA61R0BQ4E", "新单位", "enterprise", "Chengdu"
+        writer.app.execute(
+            at(1, 4),
+            RegisterApplicant(
+                credit_code="91510100MA61R0BQ4E", name="新单位", kind="enterprise", city="Chengdu"
+            ),
         )
         writer.runner.catch_up()
         assert world is not None

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from commands.batch import run_batch
-from commands.catalogue import CATALOGUE
 from commands.wiring import Ledger
+from ledger.vocabulary import DECLARATIONS
 from tests.scenario import at
 
 ORDER = [
@@ -50,14 +50,16 @@ ORDER = [
     "district-pre-review",
     "city-review",
     "allocate-operator-subsidy",
+    "import-statement",
+    "reconcile",
     # Last: the affiliation would have blocked the redemption example.
     "record-affiliation",
 ]
 
 
 def test_the_documented_examples_run_as_a_batch(ledger: Ledger, tmp_path: Path) -> None:
-    assert sorted(ORDER) == sorted(s.name for s in CATALOGUE)
-    examples = {s.name: {"command": s.name, **s.example} for s in CATALOGUE}
+    assert sorted(ORDER) == sorted(DECLARATIONS)
+    examples = {name: {"command": name, **d.example} for name, d in DECLARATIONS.items()}
     lines = [examples[n] for n in ORDER]
     # The special-round examples are about a second applicant, registered here.
     special = examples["apply-special"]["applicant"]

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commands.batch import EXIT_MALFORMED, run_batch
-from commands.catalogue import CATALOGUE
-from commands.statements import read_statement
 from commands.wiring import open_ledger
 from ledger.errors import ALL_CODES, InvalidInput
+from ledger.statements import read_statement
+from ledger.vocabulary import DECLARATIONS
 from tests.scenario import at
 
 FUZZ = settings(
@@ -39,7 +39,9 @@ VALUES = st.recursive(
     ),
     max_leaves=6,
 )
-FIELD_NAMES = sorted({f.name for spec in CATALOGUE for f in spec.fields} | {"at", "command_id"})
+FIELD_NAMES = sorted(
+    {f.name for d in DECLARATIONS.values() for f in d.field_specs()} | {"at", "command_id"}
+)
 
 
 @st.composite
@@ -49,7 +51,7 @@ def command_lines(draw: st.DrawFn) -> str:
         return draw(st.text(max_size=60).filter(lambda t: "\n" not in t and "\r" not in t))
     fields = draw(st.dictionaries(st.sampled_from(FIELD_NAMES), VALUES, max_size=6))
     if kind == "command":
-        fields["command"] = draw(st.sampled_from([s.name for s in CATALOGUE] + ["nope"]))
+        fields["command"] = draw(st.sampled_from(sorted(DECLARATIONS) + ["nope"]))
     return json.dumps(fields, default=str)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from commands.demo import play_year
 from commands.wiring import Ledger
 from ledger.errors import Rejected
+from ledger.handlers.finance import CancelPayment
 from projections import reports
 from projections.ledger_views import vouchers
 from projections.runner import ProjectionRunner
@@ -119,7 +120,7 @@ def test_finance_reports_add_up_and_stand_as_of_an_earlier_position(ledger: Ledg
         for r in reports.payment_instructions(ledger.store).rows
         if r["status"] == "instructed"
     )
-    ledger.app.cancel_payment(at(12, 30), open_payment, "issued in error")
+    ledger.app.execute(at(12, 30), CancelPayment(payment=open_payment, reason="issued in error"))
     ledger.runner.catch_up()
     assert reports.disbursements(ledger.store, ["programme", "purpose"]).rows != then
     assert (

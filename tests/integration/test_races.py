@@ -6,10 +6,26 @@ import multiprocessing
 from collections import Counter
 from datetime import date
 
-from commands.catalogue import BY_NAME
-from commands.handlers import Command, execute
+from commands.envelope import Given, execute
 from commands.wiring import open_ledger
 from ledger.errors import Rejected
+from ledger.handlers.claims import CityReview, DistrictPreReview, SubmitOperatorClaim
+from ledger.handlers.inclusive import ApplyInclusive
+from ledger.handlers.registration import OpenProgramme, RegisterSupplier
+from ledger.handlers.special import (
+    ApplySpecial,
+    FinaliseSpecial,
+    PublishSpecialPlan,
+    RankSpecial,
+    ReviewSpecial,
+)
+from ledger.handlers.supplier_side import (
+    ApplySupplierSubsidy,
+    FinaliseSupplierSubsidy,
+    PlanSupplierSubsidy,
+    PublishSupplierSubsidyPlan,
+)
+from ledger.vocabulary import DECLARATIONS
 from tests.scenario import PROGRAMME, World, at
 
 PROCESSES = 8
@@ -20,9 +36,7 @@ def _apply_all(db_url: str, applicants: list[str]) -> list[str]:
     outcomes = []
     try:
         for code in applicants:
-            command = Command(
-                BY_NAME["apply-inclusive"], {"programme": PROGRAMME, "applicant": code}, at(2, 1)
-            )
+            command = Given(ApplyInclusive(programme=PROGRAMME, applicant=code), at(2, 1))
             try:
                 events = execute(ledger.app, command)
                 outcomes.append(events[1].number)  # type: ignore[attr-defined]
@@ -65,10 +79,8 @@ def test_one_unit_applying_from_many_processes_gets_one_voucher(db_url: str) -> 
 def _finalise(db_url: str, round_name: str) -> str:
     ledger = open_ledger(db_url)
     try:
-        command = Command(
-            BY_NAME["finalise-supplier-subsidy"],
-            {"programme": "CD-2026", "round": round_name},
-            at(3, 8, 2026),
+        command = Given(
+            FinaliseSupplierSubsidy(programme="CD-2026", round=round_name), at(3, 8, 2026)
         )
         events = execute(ledger.app, command)
         (grant,) = [e for e in events if type(e).__qualname__ == "SupplierYear.SubsidyGranted"]
@@ -86,25 +98,50 @@ def test_concurrent_finalisations_never_push_a_supplier_over_the_cap(db_url: str
     world = World(ledger.app, applicants=PROCESSES, suppliers=1)
     app = ledger.app
     for n in range(PROCESSES):
-        app.apply_special(at(3, 1), PROGRAMME, world.applicants[n], 20 * M, EVIDENCE, {})
-    app.rank_special(at(4, 1), PROGRAMME)
+        app.execute(
+            at(3, 1),
+            ApplySpecial(
+                programme=PROGRAMME,
+                applicant=world.applicants[n],
+                prior_year_spend=20 * M,
+                evidence=EVIDENCE,
+                other_public_funding={},
+            ),
+        )
+    app.execute(at(4, 1), RankSpecial(programme=PROGRAMME))
     for applicant in app.special_round(PROGRAMME).ranking or []:
-        app.review_special(at(4, 2), PROGRAMME, applicant, True, "ok")
-    app.publish_special_plan(at(4, 3), PROGRAMME, date(2025, 4, 3), date(2025, 4, 9))
-    app.finalise_special(at(4, 10), PROGRAMME)
-    app.open_programme(at(1, 2, 2026), "chengdu", 2026)
+        app.execute(
+            at(4, 2),
+            ReviewSpecial(programme=PROGRAMME, applicant=applicant, outcome="pass", reason="ok"),
+        )
+    app.execute(
+        at(4, 3),
+        PublishSpecialPlan(
+            programme=PROGRAMME, notice_from=date(2025, 4, 3), notice_to=date(2025, 4, 9)
+        ),
+    )
+    app.execute(at(4, 10), FinaliseSpecial(programme=PROGRAMME))
+    app.execute(at(1, 2, 2026), OpenProgramme(policy="chengdu", year=2026))
     rounds = [f"R{n}" for n in range(PROCESSES)]
     for n, name in enumerate(rounds):  # every round plans 1,500,000 against a 2,000,000 cap
-        app.apply_supplier_subsidy(
+        app.execute(
             at(2, 1, 2026),
-            "CD-2026",
-            name,
-            world.suppliers[0],
-            {world.applicants[n]: Decimal("7500000")},
+            ApplySupplierSubsidy(
+                programme="CD-2026",
+                round=name,
+                supplier=world.suppliers[0],
+                special_holder_spend={world.applicants[n]: Decimal("7500000")},
+            ),
         )
-        app.plan_supplier_subsidy(at(3, 1, 2026), "CD-2026", name)
-        app.publish_supplier_subsidy_plan(
-            at(3, 1, 2026), "CD-2026", name, date(2026, 3, 1), date(2026, 3, 7)
+        app.execute(at(3, 1, 2026), PlanSupplierSubsidy(programme="CD-2026", round=name))
+        app.execute(
+            at(3, 1, 2026),
+            PublishSupplierSubsidyPlan(
+                programme="CD-2026",
+                round=name,
+                notice_from=date(2026, 3, 1),
+                notice_to=date(2026, 3, 7),
+            ),
         )
     ledger.close()
     context = multiprocessing.get_context("spawn")
@@ -117,7 +154,7 @@ def test_concurrent_finalisations_never_push_a_supplier_over_the_cap(db_url: str
 def _run(db_url: str, name: str, fields: dict[str, object], when: object) -> str:
     ledger = open_ledger(db_url)
     try:
-        command = Command(BY_NAME[name], dict(fields), when)  # type: ignore[arg-type]
+        command = Given(DECLARATIONS[name](**fields), when)  # type: ignore[arg-type]
         try:
             events = execute(ledger.app, command)
         except Rejected as e:
@@ -175,11 +212,28 @@ def test_racing_finalisations_issue_the_special_places_once(db_url: str) -> None
     world = World(ledger.app, applicants=20, suppliers=1)
     app = ledger.app
     for n in range(20):
-        app.apply_special(at(3, 1), PROGRAMME, world.applicants[n], 20 * M, EVIDENCE, {})
-    app.rank_special(at(4, 1), PROGRAMME)
+        app.execute(
+            at(3, 1),
+            ApplySpecial(
+                programme=PROGRAMME,
+                applicant=world.applicants[n],
+                prior_year_spend=20 * M,
+                evidence=EVIDENCE,
+                other_public_funding={},
+            ),
+        )
+    app.execute(at(4, 1), RankSpecial(programme=PROGRAMME))
     for applicant in app.special_round(PROGRAMME).ranking or []:
-        app.review_special(at(4, 2), PROGRAMME, applicant, True, "ok")
-    app.publish_special_plan(at(4, 3), PROGRAMME, date(2025, 4, 3), date(2025, 4, 9))
+        app.execute(
+            at(4, 2),
+            ReviewSpecial(programme=PROGRAMME, applicant=applicant, outcome="pass", reason="ok"),
+        )
+    app.execute(
+        at(4, 3),
+        PublishSpecialPlan(
+            programme=PROGRAMME, notice_from=date(2025, 4, 3), notice_to=date(2025, 4, 9)
+        ),
+    )
     ledger.close()
     outcomes = Counter(
         _race_same(db_url, "finalise-special", [{"programme": PROGRAMME}] * PROCESSES, at(4, 10))
@@ -201,14 +255,44 @@ def test_racing_allocations_respect_the_qingdao_cap(db_url: str) -> None:
 
     ledger = open_ledger(db_url)
     app = ledger.app
-    app.open_programme(day(1, 2), "qingdao", 2024)
+    app.execute(day(1, 2), OpenProgramme(policy="qingdao", year=2024))
     for n in (1, 2, 3):
-        app.register_supplier(day(1, 3), operator(n), f"中心{n}", "data-centre", PARK)
-        app.submit_operator_claim(
-            day(1, 22), "QD-2024", operator(n), "audit", [line(n, Decimal(20_000_000))]
+        app.execute(
+            day(1, 3),
+            RegisterSupplier(
+                credit_code=operator(n), name=f"中心{n}", kind="data-centre", city=PARK
+            ),
         )
-        app.district_pre_review(day(2, 1), "QD-2024", operator(n), True, True, "ok")
-        app.city_review(day(3, 5), "QD-2024", operator(n), True, None, "panel", "ok")
+        app.execute(
+            day(1, 22),
+            SubmitOperatorClaim(
+                programme="QD-2024",
+                operator=operator(n),
+                audit_report="audit",
+                lines=[line(n, Decimal(20_000_000))],
+            ),
+        )
+        app.execute(
+            day(2, 1),
+            DistrictPreReview(
+                programme="QD-2024",
+                operator=operator(n),
+                outcome="pass",
+                green_threshold_met=True,
+                reason="ok",
+            ),
+        )
+        app.execute(
+            day(3, 5),
+            CityReview(
+                programme="QD-2024",
+                operator=operator(n),
+                outcome="pass",
+                approved_amount=None,
+                assessment="panel",
+                reason="ok",
+            ),
+        )
     ledger.close()
     outcomes = Counter(
         _race_same(

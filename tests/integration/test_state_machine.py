@@ -16,6 +16,7 @@ from commands.audit import rebuild_check
 from commands.wiring import Ledger, open_ledger
 from ledger.errors import Rejected
 from ledger.finance import BankStatement, StatementLine
+from ledger.handlers.registration import OpenProgramme, RegisterSupplier
 from ledger.ids import make_credit_code
 from ledger.pro_rata import ClaimLine
 from projections import reports
@@ -38,16 +39,18 @@ class LedgerMachine(RuleBasedStateMachine):
         self.payments: list[str] = []
         self.day = 1
         # The next year (supplier subsidies, green award) and Qingdao's programme.
-        self.app.open_programme(at(1, 2, year=2026), "chengdu", 2026)
-        self.app.open_programme(at(1, 2, year=2024), "qingdao", 2024)
+        self.app.execute(at(1, 2, year=2026), OpenProgramme(policy="chengdu", year=2026))
+        self.app.execute(at(1, 2, year=2024), OpenProgramme(policy="qingdao", year=2024))
         self.operators = [make_credit_code(f"91370200MA3C{n:05d}") for n in range(3)]
         for n, code in enumerate(self.operators):
-            self.app.register_supplier(
+            self.app.execute(
                 at(1, 3, year=2024),
-                code,
-                f"青岛中心{n}",
-                "data-centre",
-                "Qingdao AI industrial park",
+                RegisterSupplier(
+                    credit_code=code,
+                    name=f"青岛中心{n}",
+                    kind="data-centre",
+                    city="Qingdao AI industrial park",
+                ),
             )
 
     def teardown(self) -> None:

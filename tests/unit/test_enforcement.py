@@ -11,6 +11,19 @@ from hypothesis import strategies as st
 
 from ledger.application import VoucherLedger
 from ledger.errors import Rejected
+from ledger.handlers.enforcement import (
+    DemandClawback,
+    LiftDebarment,
+    OffsetClawback,
+    OpenCase,
+    RecordCreditListing,
+    RecordFraudFinding,
+    RecordRepayment,
+    WriteOff,
+)
+from ledger.handlers.finance import RecordSettlement
+from ledger.handlers.inclusive import ApplyInclusive, ClaimReimbursement, Reimburse
+from ledger.handlers.registration import OpenProgramme
 from ledger.policy import bundled_policies, policy_from_mapping
 from tests.scenario import PROGRAMME, World, at, event_names, rejected
 
@@ -35,43 +48,67 @@ def reimbursed(
     when = [at(3, day)] * 3 if day else [at(3, 10), at(4, 1), at(4, 2)]
     world.redeem(voucher, bill=bill, invoice=invoice, service=when[0].at.date(), ctx=when[0])
     supplier = world.suppliers[0]
-    world.app.claim_reimbursement(when[1], supplier, invoice, EVIDENCE)
-    events = world.app.reimburse(when[2], supplier, invoice)
+    world.app.execute(
+        when[1], ClaimReimbursement(supplier=supplier, invoice_number=invoice, evidence=EVIDENCE)
+    )
+    events = world.app.execute(when[2], Reimburse(supplier=supplier, invoice_number=invoice))
     reference = str(events[1].reference)  # type: ignore[attr-defined]
     if settle:
         amount = world.app.payment(reference).amount
-        world.app.record_settlement(
-            at(4, 3), reference, amount, f"BANK-{invoice}", date(2025, 4, 3)
+        world.app.execute(
+            at(4, 3),
+            RecordSettlement(
+                payment=reference,
+                amount=amount,
+                bank_reference=f"BANK-{invoice}",
+                value_date=date(2025, 4, 3),
+            ),
         )
     return reference
 
 
 def supplier_case(world: World, finding: date = date(2025, 5, 10)) -> None:
-    world.app.open_case(at(5, 1), "C-1", PROGRAMME, world.suppliers[0], "fake invoices")
-    world.app.record_fraud_finding(
-        at(finding.month, finding.day), "C-1", finding, "forged proofs", ["AUDIT-1"]
+    world.app.execute(
+        at(5, 1),
+        OpenCase(
+            case="C-1", programme=PROGRAMME, entity=world.suppliers[0], description="fake invoices"
+        ),
+    )
+    world.app.execute(
+        at(finding.month, finding.day),
+        RecordFraudFinding(
+            case="C-1", finding_date=finding, finding="forged proofs", evidence=["AUDIT-1"]
+        ),
     )
 
 
 def test_a_finding_bars_for_three_years_the_end_date_being_the_first_free_day() -> None:
     app = ledger_valid_until(2030)
     world = World(app, applicants=2, suppliers=1)
-    app.open_case(at(3, 1), "C-9", PROGRAMME, world.applicants[0], "fake spend")
-    events = app.record_fraud_finding(at(3, 10), "C-9", date(2025, 3, 10), "forged", ["E-1"])
+    app.execute(
+        at(3, 1),
+        OpenCase(
+            case="C-9", programme=PROGRAMME, entity=world.applicants[0], description="fake spend"
+        ),
+    )
+    events = app.execute(
+        at(3, 10),
+        RecordFraudFinding(
+            case="C-9", finding_date=date(2025, 3, 10), finding="forged", evidence=["E-1"]
+        ),
+    )
     assert "EntityRecord.Debarred" in event_names(events)
-    app.open_programme(at(1, 2, year=2028), "chengdu", 2028)
+    app.execute(at(1, 2, year=2028), OpenProgramme(policy="chengdu", year=2028))
     last_barred, first_free = at(3, 9, year=2028), at(3, 10, year=2028)
     error = rejected(
         "entity-debarred",
-        app.apply_for_voucher,
+        app.execute,
         last_barred,
-        "CD-2028",
-        "inclusive",
-        world.applicants[0],
+        ApplyInclusive(programme="CD-2028", applicant=world.applicants[0]),
     )
     assert error.details == {"case": "C-9", "until": "2028-03-10"}
     assert "until 2028-03-10 (free from that day)" in error.message
-    app.apply_for_voucher(first_free, "CD-2028", "inclusive", world.applicants[0])
+    app.execute(first_free, ApplyInclusive(programme="CD-2028", applicant=world.applicants[0]))
     # The finding date itself is the first barred day.
     rejected("entity-debarred", world.issue, 0, at(3, 10))
 
@@ -80,8 +117,21 @@ def test_a_finding_cancels_unredeemed_vouchers_which_then_cannot_be_redeemed() -
     world = World(ledger_valid_until(), applicants=1, suppliers=2)
     voucher = world.issue(0)
     world.redeem(voucher, bill="4000.00", invoice="A")
-    world.app.open_case(at(5, 1), "C-2", PROGRAMME, world.applicants[0], "resold voucher")
-    events = world.app.record_fraud_finding(at(5, 2), "C-2", date(2025, 5, 2), "resale", ["E"])
+    world.app.execute(
+        at(5, 1),
+        OpenCase(
+            case="C-2",
+            programme=PROGRAMME,
+            entity=world.applicants[0],
+            description="resold voucher",
+        ),
+    )
+    events = world.app.execute(
+        at(5, 2),
+        RecordFraudFinding(
+            case="C-2", finding_date=date(2025, 5, 2), finding="resale", evidence=["E"]
+        ),
+    )
     cancelled = [e for e in events if type(e).__qualname__ == "Voucher.Cancelled"]
     assert [c.cancelled for c in cancelled] == [Decimal("8000.00")]  # type: ignore[attr-defined]
     rejected(
@@ -105,12 +155,14 @@ def test_a_finding_stops_unsettled_payments_only() -> None:
     assert world.app.payment(unsettled).stopped
     rejected(
         "payment-stopped",
-        world.app.record_settlement,
+        world.app.execute,
         at(6, 1),
-        unsettled,
-        Decimal("1000.00"),
-        "B-2",
-        date(2025, 6, 1),
+        RecordSettlement(
+            payment=unsettled,
+            amount=Decimal("1000.00"),
+            bank_reference="B-2",
+            value_date=date(2025, 6, 1),
+        ),
     )
 
 
@@ -118,39 +170,64 @@ def test_a_clawback_larger_than_what_was_paid_is_refused() -> None:
     world = World(ledger_valid_until(), applicants=1, suppliers=1)
     world.issue(0)
     paid = reimbursed(world, "I-1", bill="3000.00")  # 1,500.00 paid
-    world.app.open_case(at(5, 1), "C-1", PROGRAMME, world.suppliers[0], "fake invoices")
+    world.app.execute(
+        at(5, 1),
+        OpenCase(
+            case="C-1", programme=PROGRAMME, entity=world.suppliers[0], description="fake invoices"
+        ),
+    )
     rejected(
         "no-finding",
-        world.app.demand_clawback,
+        world.app.execute,
         at(5, 2),
-        "C-1",
-        Decimal("1"),
-        [paid],
-        [],
-        date(2025, 6, 30),
+        DemandClawback(
+            case="C-1",
+            amount=Decimal("1"),
+            payments=[paid],
+            vouchers=[],
+            due_date=date(2025, 6, 30),
+        ),
     )
-    world.app.record_fraud_finding(at(5, 10), "C-1", date(2025, 5, 10), "forged", ["A"])
+    world.app.execute(
+        at(5, 10),
+        RecordFraudFinding(
+            case="C-1", finding_date=date(2025, 5, 10), finding="forged", evidence=["A"]
+        ),
+    )
     rejected(
         "clawback-exceeds-paid",
-        world.app.demand_clawback,
+        world.app.execute,
         at(5, 12),
-        "C-1",
-        Decimal("1500.01"),
-        [paid],
-        [],
-        date(2025, 6, 30),
+        DemandClawback(
+            case="C-1",
+            amount=Decimal("1500.01"),
+            payments=[paid],
+            vouchers=[],
+            due_date=date(2025, 6, 30),
+        ),
     )
-    world.app.demand_clawback(at(5, 12), "C-1", Decimal("1000.00"), [paid], [], date(2025, 6, 30))
+    world.app.execute(
+        at(5, 12),
+        DemandClawback(
+            case="C-1",
+            amount=Decimal("1000.00"),
+            payments=[paid],
+            vouchers=[],
+            due_date=date(2025, 6, 30),
+        ),
+    )
     # What was demanded once cannot be demanded again.
     rejected(
         "clawback-exceeds-paid",
-        world.app.demand_clawback,
+        world.app.execute,
         at(5, 13),
-        "C-1",
-        Decimal("500.01"),
-        [paid],
-        [],
-        date(2025, 6, 30),
+        DemandClawback(
+            case="C-1",
+            amount=Decimal("500.01"),
+            payments=[paid],
+            vouchers=[],
+            due_date=date(2025, 6, 30),
+        ),
     )
 
 
@@ -159,26 +236,61 @@ def test_partial_repayments_and_an_offset_bring_the_receivable_to_zero() -> None
     world.issue(0)
     paid = reimbursed(world, "I-1", bill="8000.00")  # 4,000.00 paid
     supplier_case(world)
-    world.app.demand_clawback(at(5, 12), "C-1", Decimal("4000.00"), [paid], [], date(2025, 6, 30))
-    world.app.record_repayment(at(6, 1), "C-1", Decimal("1000.00"), "R-1", date(2025, 6, 1))
+    world.app.execute(
+        at(5, 12),
+        DemandClawback(
+            case="C-1",
+            amount=Decimal("4000.00"),
+            payments=[paid],
+            vouchers=[],
+            due_date=date(2025, 6, 30),
+        ),
+    )
+    world.app.execute(
+        at(6, 1),
+        RecordRepayment(
+            case="C-1", amount=Decimal("1000.00"), bank_reference="R-1", value_date=date(2025, 6, 1)
+        ),
+    )
     assert (
-        world.app.record_repayment(at(6, 1), "C-1", Decimal("1000.00"), "R-1", date(2025, 6, 1))
+        world.app.execute(
+            at(6, 1),
+            RecordRepayment(
+                case="C-1",
+                amount=Decimal("1000.00"),
+                bank_reference="R-1",
+                value_date=date(2025, 6, 1),
+            ),
+        )
         == []
     )  # the same repayment again
-    world.app.record_repayment(at(6, 15), "C-1", Decimal("1500.00"), "R-2", date(2025, 6, 15))
+    world.app.execute(
+        at(6, 15),
+        RecordRepayment(
+            case="C-1",
+            amount=Decimal("1500.00"),
+            bank_reference="R-2",
+            value_date=date(2025, 6, 15),
+        ),
+    )
     rejected(
         "exceeds-outstanding",
-        world.app.record_repayment,
+        world.app.execute,
         at(6, 16),
-        "C-1",
-        Decimal("1500.01"),
-        "R-3",
-        date(2025, 6, 16),
+        RecordRepayment(
+            case="C-1",
+            amount=Decimal("1500.01"),
+            bank_reference="R-3",
+            value_date=date(2025, 6, 16),
+        ),
     )
     # Overturned on appeal: the bar is lifted, the debt stands; a later payment is offset.
-    world.app.lift_debarment(at(7, 1), "C-1", "overturned on appeal", "court ruling 123")
+    world.app.execute(
+        at(7, 1),
+        LiftDebarment(case="C-1", reason="overturned on appeal", authority="court ruling 123"),
+    )
     later = reimbursed(world, "I-3", bill="6000.00", settle=False)  # 3,000.00 due
-    world.app.offset_clawback(at(7, 5), "C-1", later, None)
+    world.app.execute(at(7, 5), OffsetClawback(case="C-1", payment=later, amount=None))
     case = world.app.case("C-1")
     assert (case.demanded, case.repaid, case.offset, case.outstanding) == (
         Decimal("4000.00"),
@@ -194,17 +306,27 @@ def test_partial_repayments_and_an_offset_bring_the_receivable_to_zero() -> None
 def test_a_credit_listing_two_years_ago_blocks_four_years_ago_does_not() -> None:
     world = World(ledger_valid_until(), applicants=2, suppliers=1)
     recent, old = world.applicants
-    world.app.record_credit_listing(
+    world.app.execute(
         at(1, 3),
-        recent,
-        "L-1",
-        "serious-dishonesty",
-        "信用中国",
-        date(2023, 1, 1),
-        date(2023, 3, 1),
+        RecordCreditListing(
+            entity=recent,
+            reference="L-1",
+            kind="serious-dishonesty",
+            source="信用中国",
+            listed_from=date(2023, 1, 1),
+            listed_until=date(2023, 3, 1),
+        ),
     )
-    world.app.record_credit_listing(
-        at(1, 3), old, "L-2", "serious-dishonesty", "信用中国", date(2020, 11, 1), date(2021, 1, 1)
+    world.app.execute(
+        at(1, 3),
+        RecordCreditListing(
+            entity=old,
+            reference="L-2",
+            kind="serious-dishonesty",
+            source="信用中国",
+            listed_from=date(2020, 11, 1),
+            listed_until=date(2021, 1, 1),
+        ),
     )
     error = rejected("credit-record-in-lookback", world.issue, 0)
     assert error.details["reference"] == "L-1"
@@ -213,24 +335,28 @@ def test_a_credit_listing_two_years_ago_blocks_four_years_ago_does_not() -> None
 
 def test_a_safety_blacklist_is_not_a_chengdu_disqualifier_but_an_accident_is() -> None:
     world = World(ledger_valid_until(), applicants=2, suppliers=1)
-    world.app.record_credit_listing(
+    world.app.execute(
         at(1, 3),
-        world.applicants[0],
-        "B-1",
-        "environmental-credit-blacklist",
-        "生态环境局",
-        date(2024, 6, 1),
-        None,
+        RecordCreditListing(
+            entity=world.applicants[0],
+            reference="B-1",
+            kind="environmental-credit-blacklist",
+            source="生态环境局",
+            listed_from=date(2024, 6, 1),
+            listed_until=None,
+        ),
     )
     world.issue(0)
-    world.app.record_credit_listing(
+    world.app.execute(
         at(1, 3),
-        world.applicants[1],
-        "A-1",
-        "major-safety-accident",
-        "应急管理局",
-        date(2024, 6, 1),
-        None,
+        RecordCreditListing(
+            entity=world.applicants[1],
+            reference="A-1",
+            kind="major-safety-accident",
+            source="应急管理局",
+            listed_from=date(2024, 6, 1),
+            listed_until=None,
+        ),
     )
     rejected("credit-record-in-lookback", world.issue, 1)
 
@@ -250,11 +376,9 @@ def test_a_barred_supplier_can_neither_redeem_nor_claim_nor_be_paid() -> None:
     )
     rejected(
         "entity-debarred",
-        world.app.claim_reimbursement,
+        world.app.execute,
         at(3, 23),
-        world.suppliers[0],
-        "BEFORE",
-        EVIDENCE,
+        ClaimReimbursement(supplier=world.suppliers[0], invoice_number="BEFORE", evidence=EVIDENCE),
     )
 
 
@@ -271,7 +395,9 @@ def test_receivable_arithmetic_and_bars_hold_under_any_interleaving(
     world = World(ledger_valid_until(), applicants=8, suppliers=1)
     world.issue(0)
     supplier = world.suppliers[0]
-    world.app.open_case(at(3, 1), "C-P", PROGRAMME, supplier, "property")
+    world.app.execute(
+        at(3, 1), OpenCase(case="C-P", programme=PROGRAMME, entity=supplier, description="property")
+    )
     open_payments: list[str] = []
     settled: list[str] = []
     applicants = iter(range(1, 8))
@@ -287,20 +413,52 @@ def test_receivable_arithmetic_and_bars_hold_under_any_interleaving(
             elif op == "settle" and open_payments:
                 ref = open_payments.pop(0)
                 if world.app.payment(ref).open:
-                    world.app.record_settlement(
-                        day, ref, world.app.payment(ref).payable, f"S{n}", day.at.date()
+                    world.app.execute(
+                        day,
+                        RecordSettlement(
+                            payment=ref,
+                            amount=world.app.payment(ref).payable,
+                            bank_reference=f"S{n}",
+                            value_date=day.at.date(),
+                        ),
                     )
                     settled.append(ref)
             elif op == "demand":
                 if not world.app.case("C-P").found:
-                    world.app.record_fraud_finding(day, "C-P", day.at.date(), "x", ["e"])
-                world.app.demand_clawback(day, "C-P", amount, settled, [], date(2025, 6, 1))
+                    world.app.execute(
+                        day,
+                        RecordFraudFinding(
+                            case="C-P", finding_date=day.at.date(), finding="x", evidence=["e"]
+                        ),
+                    )
+                world.app.execute(
+                    day,
+                    DemandClawback(
+                        case="C-P",
+                        amount=amount,
+                        payments=settled,
+                        vouchers=[],
+                        due_date=date(2025, 6, 1),
+                    ),
+                )
             elif op == "repay":
-                world.app.record_repayment(day, "C-P", amount, f"R{n}", day.at.date())
+                world.app.execute(
+                    day,
+                    RecordRepayment(
+                        case="C-P", amount=amount, bank_reference=f"R{n}", value_date=day.at.date()
+                    ),
+                )
             elif op == "offset" and open_payments:
-                world.app.offset_clawback(day, "C-P", open_payments[0], None)
+                world.app.execute(
+                    day, OffsetClawback(case="C-P", payment=open_payments[0], amount=None)
+                )
             elif op == "write-off":
-                world.app.write_off(day, "C-P", amount, "uncollectable", "director")
+                world.app.execute(
+                    day,
+                    WriteOff(
+                        case="C-P", amount=amount, reason="uncollectable", approver="director"
+                    ),
+                )
             elif op == "apply" and (applicant := next(applicants, None)) is not None:
                 world.issue(applicant, day)
         except Rejected as e:

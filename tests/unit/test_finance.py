@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from eventsourcing.application import AggregateNotFoundError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commands.statements import read_statement
 from ledger.errors import InvalidInput
+from ledger.events import Context
 from ledger.finance import BankStatement, StatementLine
+from ledger.handlers.finance import (
+    CancelPayment,
+    ImportStatement,
+    Reconcile,
+    RecordSettlement,
+    ResolveException,
+)
+from ledger.handlers.inclusive import ClaimReimbursement, Reimburse
+from ledger.parsers import FileContent
+from ledger.statements import read_statement
 from tests.scenario import PROGRAMME, World, at, in_memory_ledger, rejected
 
 EVIDENCE = {"contract": "HT", "payment-proof": "P", "invoice": "FP", "service-proof": "U"}
@@ -33,20 +41,38 @@ def instructions(world: World, count: int, bills: list[int] | None = None) -> li
         world.redeem(
             voucher, bill=f"{bill}.00", invoice=f"I{n}", service=date(2025, 3, 1), ctx=at(3, 2)
         )
-        world.app.claim_reimbursement(at(3, 20), world.suppliers[0], f"I{n}", EVIDENCE)
-        events = world.app.reimburse(at(4, 2), world.suppliers[0], f"I{n}")
+        world.app.execute(
+            at(3, 20),
+            ClaimReimbursement(
+                supplier=world.suppliers[0], invoice_number=f"I{n}", evidence=EVIDENCE
+            ),
+        )
+        events = world.app.execute(
+            at(4, 2), Reimburse(supplier=world.suppliers[0], invoice_number=f"I{n}")
+        )
         refs.append(str(events[1].reference))  # type: ignore[attr-defined]
     return refs
 
 
-def import_lines(world: World, lines: list[StatementLine], digest: str = "d1") -> str:
-    events = world.app.import_statement(at(5, 1), digest, "bank.csv", lines)
+def statement_file(lines: list[StatementLine], name: str = "bank.csv") -> FileContent:
+    """The lines as the bank's CSV export holds them (line 1 is the header)."""
+    rows = ["value_date,counterparty_name,counterparty_account,amount,reference"]
+    for number, item in enumerate(lines, start=2):
+        assert item.line == number, "lines are numbered as the file numbers them"
+        rows.append(
+            f"{item.value_date},{item.counterparty_name},{item.counterparty_account},"
+            f"{item.amount},{item.reference}"
+        )
+    return FileContent(name, ("\n".join(rows) + "\n").encode("utf-8"))
+
+
+def import_lines(world: World, lines: list[StatementLine], when: Context | None = None) -> str:
+    events = world.app.execute(when or at(5, 1), ImportStatement(file=statement_file(lines)))
     return str(events[0].originator_id) if events else ""
 
 
 def reconcile(world: World, refs: list[str], day: int = 15, month: int = 5) -> Counter[str]:
-    statements = [s.id for s in _statements(world)]
-    events = world.app.reconcile(at(month, day), refs, statements, 15, 30)
+    events = world.app.execute(at(month, day), Reconcile())
     return Counter(
         getattr(e, "outcome", None) or type(e).__qualname__.split(".")[1]
         for e in events
@@ -56,11 +82,8 @@ def reconcile(world: World, refs: list[str], day: int = 15, month: int = 5) -> C
 
 
 def _statements(world: World) -> list[BankStatement]:
-    found = []
-    for digest in ("d1", "d2"):
-        with contextlib.suppress(AggregateNotFoundError):
-            found.append(world.app.repository.get(BankStatement.id_for(digest)))
-    return found
+    imported = world.app.events_of(BankStatement.Imported)
+    return [world.app.repository.get(e.originator_id) for e in imported]
 
 
 def line(n: int, ref: str, amount: Decimal, name: str = "智算中心0") -> StatementLine:
@@ -85,7 +108,7 @@ def test_299_settled_1_mismatch_1_unexpected_1_missing() -> None:
     assert reconcile(world, refs) == Counter()
     # The bank pays the missing one later: settled, and its exception resolved.
     late = line(2, refs[300], payable[refs[300]])
-    world.app.import_statement(at(6, 1), "d2", "bank-june.csv", [late])
+    import_lines(world, [late], at(6, 1))
     assert reconcile(world, refs, 2, 6) == Counter({"settled": 1})
     assert world.app.payment(refs[300]).reconciliation_state == "settled"
 
@@ -105,15 +128,17 @@ def test_matching_by_payee_amount_and_date_when_the_reference_is_absent() -> Non
 def test_a_second_payment_is_a_duplicate_and_a_cancelled_one_cannot_be_settled() -> None:
     world = World(in_memory_ledger(), applicants=3, suppliers=1)
     refs = instructions(world, 2)
-    world.app.cancel_payment(at(4, 3), refs[1], "issued in error")
+    world.app.execute(at(4, 3), CancelPayment(payment=refs[1], reason="issued in error"))
     rejected(
         "payment-cancelled",
-        world.app.record_settlement,
+        world.app.execute,
         at(4, 4),
-        refs[1],
-        world.app.payment(refs[1]).payable,
-        "B",
-        date(2025, 4, 4),
+        RecordSettlement(
+            payment=refs[1],
+            amount=world.app.payment(refs[1]).payable,
+            bank_reference="B",
+            value_date=date(2025, 4, 4),
+        ),
     )
     amount = world.app.payment(refs[0]).payable
     import_lines(
@@ -132,19 +157,27 @@ def test_a_second_payment_is_a_duplicate_and_a_cancelled_one_cannot_be_settled()
 def test_importing_the_same_statement_twice_changes_nothing() -> None:
     world = World(in_memory_ledger(), applicants=1, suppliers=1)
     lines = [line(2, "X", Decimal("1.00"))]
-    assert world.app.import_statement(at(5, 1), "same", "a.csv", lines)
-    assert world.app.import_statement(at(5, 2), "same", "a-again.csv", lines) == []
+    assert world.app.execute(at(5, 1), ImportStatement(file=statement_file(lines, "a.csv")))
+    again = ImportStatement(file=statement_file(lines, "a-again.csv"))
+    assert world.app.execute(at(5, 2), again) == []
 
 
 def test_exceptions_stay_open_until_resolved() -> None:
     world = World(in_memory_ledger(), applicants=1, suppliers=1)
     refs = instructions(world, 1)
     import_lines(world, [line(2, "NOTHING", Decimal("5.00"), name="陌生人")])
-    events = world.app.reconcile(at(4, 20), refs, [s.id for s in _statements(world)], 15, 30)
+    events = world.app.execute(at(4, 20), Reconcile())
     (raised,) = [e for e in events if type(e).__qualname__ == "ReconciliationException.Opened"]
     reference = raised.reference  # type: ignore[attr-defined]
-    world.app.resolve_exception(at(4, 21), reference, "bank: misdirected, reversed")
-    rejected("exception-resolved", world.app.resolve_exception, at(4, 22), reference, "again")
+    world.app.execute(
+        at(4, 21), ResolveException(exception=reference, reason="bank: misdirected, reversed")
+    )
+    rejected(
+        "exception-resolved",
+        world.app.execute,
+        at(4, 22),
+        ResolveException(exception=reference, reason="again"),
+    )
 
 
 # ---- statements (CSV) ------------------------------------------------------------------
@@ -221,8 +254,7 @@ def test_every_instruction_is_in_exactly_one_state_and_the_states_add_up(
     if lines:
         import_lines(world, lines)
     when = date(2025, 4, 2) + timedelta(days=days_later)
-    statements = [s.id for s in _statements(world)]
-    world.app.reconcile(at(when.month, when.day), refs, statements, 15, 30)
+    world.app.execute(at(when.month, when.day), Reconcile())
     states = {r: world.app.payment(r).reconciliation_state for r in refs}
     assert set(states.values()) <= {"settled", "mismatch", "missing", "outstanding", "cancelled"}
     total = sum(payable.values(), start=Decimal(0))

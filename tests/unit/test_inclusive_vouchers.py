@@ -13,6 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.errors import InvalidInput
+from ledger.handlers.inclusive import ApplyInclusive, ClaimReimbursement, ExpireVouchers, Reimburse
+from ledger.handlers.registration import (
+    OpenProgramme,
+    PublishSupplierList,
+    RecordAffiliation,
+    RegisterApplicant,
+    RegisterSupplier,
+)
 from tests.scenario import (
     PROGRAMME,
     YEAR,
@@ -42,7 +50,9 @@ def world() -> World:
 
 
 def test_an_eligible_unit_gets_the_first_voucher(world: World) -> None:
-    events = world.app.apply_for_voucher(at(2, 1), PROGRAMME, "inclusive", world.applicants[0])
+    events = world.app.execute(
+        at(2, 1), ApplyInclusive(programme=PROGRAMME, applicant=world.applicants[0])
+    )
     assert event_names(events) == [
         "Programme.VoucherAllotted",
         "Voucher.Issued",
@@ -79,14 +89,17 @@ def test_one_voucher_per_unit_per_year(world: World) -> None:
 
 def test_only_units_in_the_programme_city_qualify(world: World) -> None:
     shenzhen = applicant_code(99, "440300")
-    world.app.register_applicant(at(1, 3), shenzhen, "深圳某公司", "enterprise", "Shenzhen")
+    world.app.execute(
+        at(1, 3),
+        RegisterApplicant(
+            credit_code=shenzhen, name="深圳某公司", kind="enterprise", city="Shenzhen"
+        ),
+    )
     rejected(
         "applicant-not-eligible",
-        world.app.apply_for_voucher,
+        world.app.execute,
         at(2, 1),
-        PROGRAMME,
-        "inclusive",
-        shenzhen,
+        ApplyInclusive(programme=PROGRAMME, applicant=shenzhen),
     )
 
 
@@ -96,10 +109,20 @@ def test_an_application_outside_the_programme_year_is_refused(world: World) -> N
 
 def test_a_programme_outside_the_policy_years_cannot_open(world: World) -> None:
     rejected(
-        "programme-year-outside-policy", world.app.open_programme, at(1, 1, 2028), "chengdu", 2028
+        "programme-year-outside-policy",
+        world.app.execute,
+        at(1, 1, 2028),
+        OpenProgramme(policy="chengdu", year=2028),
     )
-    rejected("programme-already-open", world.app.open_programme, at(1, 1), "chengdu", YEAR)
-    rejected("unknown-policy", world.app.open_programme, at(1, 1), "atlantis", YEAR)
+    rejected(
+        "programme-already-open",
+        world.app.execute,
+        at(1, 1),
+        OpenProgramme(policy="chengdu", year=YEAR),
+    )
+    rejected(
+        "unknown-policy", world.app.execute, at(1, 1), OpenProgramme(policy="atlantis", year=YEAR)
+    )
 
 
 def test_inclusive_and_special_are_mutually_exclusive(world: World) -> None:
@@ -155,7 +178,10 @@ def test_asking_for_more_than_half_is_refused(world: World) -> None:
 def test_no_redemption_at_an_unlisted_supplier() -> None:
     world = World(in_memory_ledger())
     extra = supplier_code(50)
-    world.app.register_supplier(at(1, 2), extra, "新中心", "data-centre", "Chengdu")
+    world.app.execute(
+        at(1, 2),
+        RegisterSupplier(credit_code=extra, name="新中心", kind="data-centre", city="Chengdu"),
+    )
     world.suppliers.append(extra)
     voucher = world.issue(0)
     error = rejected("supplier-not-listed", world.redeem, voucher, supplier=3)
@@ -166,12 +192,25 @@ def test_the_list_of_the_service_dates_half_year_applies() -> None:
     app = in_memory_ledger()
     world = World.__new__(World)
     world.app = app
-    app.open_programme(at(1, 2), "chengdu", YEAR)
+    app.execute(at(1, 2), OpenProgramme(policy="chengdu", year=YEAR))
     world.suppliers = [supplier_code(0)]
     world.applicants = [applicant_code(0)]
-    app.register_supplier(at(1, 2), world.suppliers[0], "中心", "data-centre", "Chengdu")
-    app.register_applicant(at(1, 2), world.applicants[0], "公司", "enterprise", "Chengdu")
-    app.publish_supplier_list(at(1, 5), PROGRAMME, "2025H1", world.suppliers)
+    app.execute(
+        at(1, 2),
+        RegisterSupplier(
+            credit_code=world.suppliers[0], name="中心", kind="data-centre", city="Chengdu"
+        ),
+    )
+    app.execute(
+        at(1, 2),
+        RegisterApplicant(
+            credit_code=world.applicants[0], name="公司", kind="enterprise", city="Chengdu"
+        ),
+    )
+    app.execute(
+        at(1, 5),
+        PublishSupplierList(programme=PROGRAMME, period="2025H1", suppliers=world.suppliers),
+    )
     voucher = world.issue(0)
     world.redeem(voucher, service=date(YEAR, 6, 30), invoice="H1")
     # No H2 list has been published: service in H2 gets nothing (CD-2).
@@ -179,7 +218,12 @@ def test_the_list_of_the_service_dates_half_year_applies() -> None:
 
 
 def test_no_redemption_between_affiliated_parties(world: World) -> None:
-    world.app.record_affiliation(at(1, 6), world.applicants[0], world.suppliers[1], "registry")
+    world.app.execute(
+        at(1, 6),
+        RecordAffiliation(
+            applicant=world.applicants[0], supplier=world.suppliers[1], evidence="registry"
+        ),
+    )
     voucher = world.issue(0)
     rejected("affiliated-parties", world.redeem, voucher, supplier=1)
     assert world.redeem(voucher, supplier=0)  # another supplier is fine
@@ -236,22 +280,30 @@ def test_the_supplier_is_reimbursed_what_it_deducted(world: World) -> None:
     voucher = world.issue(0)
     world.redeem(voucher, invoice="INV-9", bill="3000.00")
     supplier = world.suppliers[0]
-    rejected("not-claimed", world.app.reimburse, at(4, 1), supplier, "INV-9")
+    rejected(
+        "not-claimed",
+        world.app.execute,
+        at(4, 1),
+        Reimburse(supplier=supplier, invoice_number="INV-9"),
+    )
     error = rejected(
         "missing-evidence",
-        world.app.claim_reimbursement,
+        world.app.execute,
         at(4, 1),
-        supplier,
-        "INV-9",
-        {"contract": "HT"},
+        ClaimReimbursement(supplier=supplier, invoice_number="INV-9", evidence={"contract": "HT"}),
     )
     assert error.details["missing"] == ["payment-proof", "invoice", "service-proof"]
-    claimed = world.app.claim_reimbursement(at(4, 1), supplier, "INV-9", EVIDENCE)
+    claimed = world.app.execute(
+        at(4, 1), ClaimReimbursement(supplier=supplier, invoice_number="INV-9", evidence=EVIDENCE)
+    )
     assert event_names(claimed) == ["Redemption.ReimbursementClaimed"]
     rejected(
-        "already-claimed", world.app.claim_reimbursement, at(4, 2), supplier, "INV-9", EVIDENCE
+        "already-claimed",
+        world.app.execute,
+        at(4, 2),
+        ClaimReimbursement(supplier=supplier, invoice_number="INV-9", evidence=EVIDENCE),
     )
-    paid = world.app.reimburse(at(4, 15), supplier, "INV-9")
+    paid = world.app.execute(at(4, 15), Reimburse(supplier=supplier, invoice_number="INV-9"))
     assert event_names(paid) == [
         "Redemption.Reimbursed",
         "PaymentInstruction.Instructed",
@@ -265,20 +317,30 @@ def test_the_supplier_is_reimbursed_what_it_deducted(world: World) -> None:
         "city",
     )
     assert paid[0].payment_reference == instruction.reference
-    rejected("already-reimbursed", world.app.reimburse, at(4, 16), supplier, "INV-9")
+    rejected(
+        "already-reimbursed",
+        world.app.execute,
+        at(4, 16),
+        Reimburse(supplier=supplier, invoice_number="INV-9"),
+    )
 
 
 def test_unredeemed_value_lapses_at_year_end(world: World) -> None:
     used = world.issue(0)
     untouched = world.issue(1)
     world.redeem(used, bill="4000.00")
-    rejected("programme-year-not-ended", world.app.expire_vouchers, at(12, 31), PROGRAMME)
-    events = world.app.expire_vouchers(at(1, 1, year=YEAR + 1), PROGRAMME)
+    rejected(
+        "programme-year-not-ended",
+        world.app.execute,
+        at(12, 31),
+        ExpireVouchers(programme=PROGRAMME),
+    )
+    events = world.app.execute(at(1, 1, year=YEAR + 1), ExpireVouchers(programme=PROGRAMME))
     assert [(e.originator_id, e.lapsed) for e in events] == [
         (world.app.voucher(used).id, Decimal("8000.00")),
         (world.app.voucher(untouched).id, Decimal("10000.00")),
     ]
-    assert world.app.expire_vouchers(at(1, 2, year=YEAR + 1), PROGRAMME) == []
+    assert world.app.execute(at(1, 2, year=YEAR + 1), ExpireVouchers(programme=PROGRAMME)) == []
     # Even back-dated into the year, a lapsed voucher is not redeemed.
     rejected(
         "voucher-expired",
@@ -292,15 +354,20 @@ def test_unredeemed_value_lapses_at_year_end(world: World) -> None:
 
 def test_registration_is_idempotent_but_not_rewritable(world: World) -> None:
     code = world.applicants[0]
-    assert world.app.register_applicant(at(), code, "示例科技0", "enterprise", "Chengdu") == []
+    assert (
+        world.app.execute(
+            at(),
+            RegisterApplicant(
+                credit_code=code, name="示例科技0", kind="enterprise", city="Chengdu"
+            ),
+        )
+        == []
+    )
     rejected(
         "already-registered",
-        world.app.register_applicant,
+        world.app.execute,
         at(),
-        code,
-        "别名",
-        "enterprise",
-        "Chengdu",
+        RegisterApplicant(credit_code=code, name="别名", kind="enterprise", city="Chengdu"),
     )
 
 

@@ -10,6 +10,14 @@ from hypothesis import strategies as st
 
 from ledger.clock import PROGRAMME_TZ
 from ledger.events import Context
+from ledger.handlers.claims import (
+    AllocateOperatorSubsidy,
+    CityReview,
+    DistrictPreReview,
+    SubmitOperatorClaim,
+)
+from ledger.handlers.enforcement import RecordCreditListing
+from ledger.handlers.registration import OpenProgramme, RegisterSupplier
 from ledger.ids import make_credit_code
 from ledger.policy import FundingShare, bundled_policies
 from ledger.pro_rata import ClaimLine, allocate, largest_remainder, pool_of, split_funding
@@ -48,23 +56,52 @@ def line(n: int, amount: Decimal, **changes: object) -> ClaimLine:
 
 def qingdao(operators: int = 3):  # type: ignore[no-untyped-def]
     app = in_memory_ledger()
-    app.open_programme(day(1, 2), "qingdao", 2024)
+    app.execute(day(1, 2), OpenProgramme(policy="qingdao", year=2024))
     for n in range(1, operators + 1):
-        app.register_supplier(day(1, 3), operator(n), f"算力中心{n}", "data-centre", PARK)
+        app.execute(
+            day(1, 3),
+            RegisterSupplier(
+                credit_code=operator(n), name=f"算力中心{n}", kind="data-centre", city=PARK
+            ),
+        )
     return app
 
 
 def approve(app, n: int) -> None:  # type: ignore[no-untyped-def]
-    app.district_pre_review(day(2, 1), QD, operator(n), True, True, "ok")
-    app.city_review(day(3, 5), QD, operator(n), True, None, "expert panel", "verified")
+    app.execute(
+        day(2, 1),
+        DistrictPreReview(
+            programme=QD,
+            operator=operator(n),
+            outcome="pass",
+            green_threshold_met=True,
+            reason="ok",
+        ),
+    )
+    app.execute(
+        day(3, 5),
+        CityReview(
+            programme=QD,
+            operator=operator(n),
+            outcome="pass",
+            approved_amount=None,
+            assessment="expert panel",
+            reason="verified",
+        ),
+    )
 
 
 def test_thirty_million_of_entitlements_are_scaled_to_twenty_city_and_district_ten_each() -> None:
     app = qingdao()
     for n, amount in ((1, 24 * M), (2, 20 * M), (3, 16 * M)):  # 50% = 12 + 10 + 8 = 30M
-        app.submit_operator_claim(day(1, 22), QD, operator(n), "audit", [line(n, amount)])
+        app.execute(
+            day(1, 22),
+            SubmitOperatorClaim(
+                programme=QD, operator=operator(n), audit_report="audit", lines=[line(n, amount)]
+            ),
+        )
         approve(app, n)
-    events = app.allocate_operator_subsidy(day(3, 20), QD)
+    events = app.execute(day(3, 20), AllocateOperatorSubsidy(programme=QD))
     (allocated,) = [e for e in events if type(e).__qualname__ == "ClaimRound.Allocated"]
     a = allocated.allocations  # type: ignore[attr-defined]
     assert sum(a.values()) == 20 * M
@@ -87,21 +124,28 @@ def test_thirty_million_of_entitlements_are_scaled_to_twenty_city_and_district_t
 
 def test_out_of_window_non_qingdao_funded_and_twice_claimed_lines_are_excluded_and_kept() -> None:
     app = qingdao()
-    app.submit_operator_claim(day(1, 22), QD, operator(1), "audit", [line(1, 5 * M)])
-    events = app.submit_operator_claim(
+    app.execute(
+        day(1, 22),
+        SubmitOperatorClaim(
+            programme=QD, operator=operator(1), audit_report="audit", lines=[line(1, 5 * M)]
+        ),
+    )
+    events = app.execute(
         day(1, 23),
-        QD,
-        operator(2),
-        "audit",
-        [
-            line(2, 3 * M),
-            line(3, 1 * M, customer_in_area=False),
-            line(4, 1 * M, service_from=date(2023, 2, 1)),
-            line(5, 1 * M, service_to=date(2024, 1, 5)),
-            line(6, 1 * M, funded_elsewhere=True),
-            line(1, 5 * M),  # operator 1's contract (QD-8)
-            line(2, 3 * M),  # twice in the same claim
-        ],
+        SubmitOperatorClaim(
+            programme=QD,
+            operator=operator(2),
+            audit_report="audit",
+            lines=[
+                line(2, 3 * M),
+                line(3, 1 * M, customer_in_area=False),
+                line(4, 1 * M, service_from=date(2023, 2, 1)),
+                line(5, 1 * M, service_to=date(2024, 1, 5)),
+                line(6, 1 * M, funded_elsewhere=True),
+                line(1, 5 * M),  # operator 1's contract (QD-8)
+                line(2, 3 * M),  # twice in the same claim
+            ],
+        ),
     )
     (submitted,) = [e for e in events if type(e).__qualname__ == "ClaimRound.ClaimSubmitted"]
     reasons = [x["excluded"] for x in submitted.lines]  # type: ignore[attr-defined]
@@ -117,30 +161,48 @@ def test_out_of_window_non_qingdao_funded_and_twice_claimed_lines_are_excluded_a
 
 def test_a_blacklisted_operator_gets_nothing() -> None:
     app = qingdao()
-    app.record_credit_listing(
+    app.execute(
         day(1, 10),
-        operator(2),
-        "ENV-1",
-        "environmental-credit-blacklist",
-        "青岛市生态环境局",
-        date(2023, 6, 1),
-        None,
+        RecordCreditListing(
+            entity=operator(2),
+            reference="ENV-1",
+            kind="environmental-credit-blacklist",
+            source="青岛市生态环境局",
+            listed_from=date(2023, 6, 1),
+            listed_until=None,
+        ),
     )
     for n in (1, 2):
-        app.submit_operator_claim(day(1, 22), QD, operator(n), "audit", [line(n, 4 * M)])
+        app.execute(
+            day(1, 22),
+            SubmitOperatorClaim(
+                programme=QD, operator=operator(n), audit_report="audit", lines=[line(n, 4 * M)]
+            ),
+        )
     rejected(
         "credit-record-in-lookback",
-        app.district_pre_review,
+        app.execute,
         day(2, 1),
-        QD,
-        operator(2),
-        True,
-        True,
-        "ok",
+        DistrictPreReview(
+            programme=QD,
+            operator=operator(2),
+            outcome="pass",
+            green_threshold_met=True,
+            reason="ok",
+        ),
     )
-    app.district_pre_review(day(2, 1), QD, operator(2), False, True, "blacklisted (QD-7)")
+    app.execute(
+        day(2, 1),
+        DistrictPreReview(
+            programme=QD,
+            operator=operator(2),
+            outcome="fail",
+            green_threshold_met=True,
+            reason="blacklisted (QD-7)",
+        ),
+    )
     approve(app, 1)
-    events = app.allocate_operator_subsidy(day(3, 20), QD)
+    events = app.execute(day(3, 20), AllocateOperatorSubsidy(programme=QD))
     payees = {
         e.payee
         for e in events  # type: ignore[attr-defined]
@@ -153,57 +215,100 @@ def test_reviews_windows_and_the_green_threshold() -> None:
     app = qingdao()
     rejected(
         "outside-application-window",
-        app.submit_operator_claim,
+        app.execute,
         day(1, 30),
-        QD,
-        operator(1),
-        "audit",
-        [line(1, M)],
+        SubmitOperatorClaim(
+            programme=QD, operator=operator(1), audit_report="audit", lines=[line(1, M)]
+        ),
     )
-    app.submit_operator_claim(day(1, 29), QD, operator(1), "audit", [line(1, M)])
+    app.execute(
+        day(1, 29),
+        SubmitOperatorClaim(
+            programme=QD, operator=operator(1), audit_report="audit", lines=[line(1, M)]
+        ),
+    )
     rejected(
         "green-threshold-not-met",
-        app.district_pre_review,
+        app.execute,
         day(2, 1),
-        QD,
-        operator(1),
-        True,
-        False,
-        "fails",
+        DistrictPreReview(
+            programme=QD,
+            operator=operator(1),
+            outcome="pass",
+            green_threshold_met=False,
+            reason="fails",
+        ),
     )
-    rejected("not-pre-reviewed", app.city_review, day(3, 5), QD, operator(1), True, None, "e", "r")
-    rejected("review-incomplete", app.allocate_operator_subsidy, day(3, 20), QD)
-    app.district_pre_review(day(2, 1), QD, operator(1), True, True, "ok")
+    rejected(
+        "not-pre-reviewed",
+        app.execute,
+        day(3, 5),
+        CityReview(
+            programme=QD,
+            operator=operator(1),
+            outcome="pass",
+            approved_amount=None,
+            assessment="e",
+            reason="r",
+        ),
+    )
+    rejected("review-incomplete", app.execute, day(3, 20), AllocateOperatorSubsidy(programme=QD))
+    app.execute(
+        day(2, 1),
+        DistrictPreReview(
+            programme=QD,
+            operator=operator(1),
+            outcome="pass",
+            green_threshold_met=True,
+            reason="ok",
+        ),
+    )
     rejected(
         "exceeds-eligible",
-        app.city_review,
+        app.execute,
         day(3, 5),
-        QD,
-        operator(1),
-        True,
-        M + Decimal("0.01"),
-        "e",
-        "r",
+        CityReview(
+            programme=QD,
+            operator=operator(1),
+            outcome="pass",
+            approved_amount=M + Decimal("0.01"),
+            assessment="e",
+            reason="r",
+        ),
     )
-    app.city_review(day(3, 5), QD, operator(1), True, Decimal("800000.00"), "e", "r")
-    events = app.allocate_operator_subsidy(day(3, 20), QD)
+    app.execute(
+        day(3, 5),
+        CityReview(
+            programme=QD,
+            operator=operator(1),
+            outcome="pass",
+            approved_amount=Decimal("800000.00"),
+            assessment="e",
+            reason="r",
+        ),
+    )
+    events = app.execute(day(3, 20), AllocateOperatorSubsidy(programme=QD))
     assert "ClaimRound.Allocated" in event_names(events)
     (allocated,) = [e for e in events if type(e).__qualname__ == "ClaimRound.Allocated"]
     assert allocated.allocations == {operator(1): Decimal("400000.00")}  # type: ignore[attr-defined]
-    rejected("round-finalised", app.allocate_operator_subsidy, day(3, 21), QD)
+    rejected("round-finalised", app.execute, day(3, 21), AllocateOperatorSubsidy(programme=QD))
 
 
 def test_outside_the_park_is_not_a_claimant() -> None:
     app = qingdao()
-    app.register_supplier(day(1, 3), operator(9), "市区中心", "data-centre", "Qingdao")
+    app.execute(
+        day(1, 3),
+        RegisterSupplier(
+            credit_code=operator(9), name="市区中心", kind="data-centre", city="Qingdao"
+        ),
+    )
     rejected(
         "supplier-not-eligible",
-        app.submit_operator_claim,
+        app.execute,
         day(1, 22),
-        QD,
-        operator(9),
-        "audit",
-        [line(9, M)],
+        SubmitOperatorClaim(
+            programme=QD, operator=operator(9), audit_report="audit", lines=[line(9, M)]
+        ),
     )
 
 

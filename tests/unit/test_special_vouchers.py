@@ -9,6 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.explain import explain_special_application
+from ledger.handlers.special import (
+    ApplySpecial,
+    FinaliseSpecial,
+    PublishSpecialPlan,
+    RaiseObjection,
+    RankSpecial,
+    ResolveObjection,
+    ReviewSpecial,
+)
 from ledger.policy import bundled_policies
 from ledger.special import Candidate, allocate, bracket_of, rank
 from tests.scenario import PROGRAMME, World, at, event_names, in_memory_ledger, rejected
@@ -21,13 +30,15 @@ M = Decimal(1_000_000)
 
 
 def apply(world: World, n: int, spend: Decimal, day: int = 1, **kw: object) -> object:
-    return world.app.apply_special(
+    return world.app.execute(
         at(3, day),
-        PROGRAMME,
-        world.applicants[n],
-        spend,
-        kw.get("evidence", EVIDENCE),
-        kw.get("funding", {}),  # type: ignore[arg-type]
+        ApplySpecial(
+            programme=PROGRAMME,
+            applicant=world.applicants[n],
+            prior_year_spend=spend,
+            evidence=kw.get("evidence", EVIDENCE),
+            other_public_funding=kw.get("funding", {}),
+        ),
     )
 
 
@@ -35,14 +46,19 @@ def round_with(spends: list[Decimal]) -> World:
     world = World(in_memory_ledger(), applicants=len(spends), suppliers=1)
     for n, spend in enumerate(spends):
         apply(world, n, spend)
-    world.app.rank_special(at(4, 1), PROGRAMME)
+    world.app.execute(at(4, 1), RankSpecial(programme=PROGRAMME))
     return world
 
 
 def pass_all(world: World) -> None:
     for applicant in world.app.special_round(PROGRAMME).review_set(SPECIAL):
         if applicant not in world.app.special_round(PROGRAMME).passed:
-            world.app.review_special(at(4, 5), PROGRAMME, applicant, True, "complete")
+            world.app.execute(
+                at(4, 5),
+                ReviewSpecial(
+                    programme=PROGRAMME, applicant=applicant, outcome="pass", reason="complete"
+                ),
+            )
 
 
 def plan(world: World) -> dict[str, Decimal]:
@@ -66,7 +82,12 @@ def test_the_sixth_above_ten_million_gets_one_million_even_with_the_largest_spen
     spends = [Decimal(v) * M for v in ("10", "11", "12", "13", "14", "50")]
     world = round_with(spends)
     pass_all(world)
-    world.app.publish_special_plan(at(4, 20), PROGRAMME, date(2025, 4, 20), date(2025, 4, 26))
+    world.app.execute(
+        at(4, 20),
+        PublishSpecialPlan(
+            programme=PROGRAMME, notice_from=date(2025, 4, 20), notice_to=date(2025, 4, 26)
+        ),
+    )
     amounts = plan(world)
     assert [amounts[world.applicants[n]] for n in range(6)] == [2 * M] * 5 + [1 * M]
     story = explain_special_application(
@@ -103,7 +124,7 @@ def test_application_rules() -> None:
     events = apply(world, 0, 2 * M, funding={"province": Decimal("300000.00")})
     assert event_names(events) == ["SpecialRound.Opened", "SpecialRound.ApplicationReceived"]
     rejected("already-applied", apply, world, 0, 3 * M)
-    world.app.rank_special(at(4, 1), PROGRAMME)
+    world.app.execute(at(4, 1), RankSpecial(programme=PROGRAMME))
     rejected("round-closed", apply, world, 1, 3 * M)
 
 
@@ -112,10 +133,15 @@ def test_inclusive_and_special_are_mutually_exclusive_both_ways() -> None:
     world.issue(0)  # inclusive
     rejected("instruments-mutually-exclusive", apply, world, 0, 2 * M)
     apply(world, 1, 2 * M)
-    world.app.rank_special(at(4, 1), PROGRAMME)
+    world.app.execute(at(4, 1), RankSpecial(programme=PROGRAMME))
     pass_all(world)
-    world.app.publish_special_plan(at(4, 20), PROGRAMME, date(2025, 4, 20), date(2025, 4, 26))
-    world.app.finalise_special(at(4, 28), PROGRAMME)
+    world.app.execute(
+        at(4, 20),
+        PublishSpecialPlan(
+            programme=PROGRAMME, notice_from=date(2025, 4, 20), notice_to=date(2025, 4, 26)
+        ),
+    )
+    world.app.execute(at(4, 28), FinaliseSpecial(programme=PROGRAMME))
     rejected("instruments-mutually-exclusive", world.issue, 1)
 
 
@@ -129,14 +155,18 @@ def test_a_failed_review_pulls_in_the_136th() -> None:
     first = round_.ranking[0]
     rejected(
         "not-in-review",
-        world.app.review_special,
+        world.app.execute,
         at(4, 5),
-        PROGRAMME,
-        round_.ranking[135],
-        True,
-        "too early",
+        ReviewSpecial(
+            programme=PROGRAMME, applicant=round_.ranking[135], outcome="pass", reason="too early"
+        ),
     )
-    events = world.app.review_special(at(4, 5), PROGRAMME, first, False, "invoices missing")
+    events = world.app.execute(
+        at(4, 5),
+        ReviewSpecial(
+            programme=PROGRAMME, applicant=first, outcome="fail", reason="invoices missing"
+        ),
+    )
     assert event_names(events) == ["SpecialRound.Reviewed", "SpecialRound.ReplacementDrawn"]
     assert events[1].applicant == round_.ranking[135]
     assert events[1].rank == 136 and events[1].replaces == first
@@ -146,20 +176,20 @@ def test_publishing_needs_every_review_and_a_sane_notice_period() -> None:
     world = round_with([2 * M, 3 * M])
     rejected(
         "review-incomplete",
-        world.app.publish_special_plan,
+        world.app.execute,
         at(4, 20),
-        PROGRAMME,
-        date(2025, 4, 20),
-        date(2025, 4, 26),
+        PublishSpecialPlan(
+            programme=PROGRAMME, notice_from=date(2025, 4, 20), notice_to=date(2025, 4, 26)
+        ),
     )
     pass_all(world)
     rejected(
         "invalid-notice-period",
-        world.app.publish_special_plan,
+        world.app.execute,
         at(4, 20),
-        PROGRAMME,
-        date(2025, 4, 26),
-        date(2025, 4, 20),
+        PublishSpecialPlan(
+            programme=PROGRAMME, notice_from=date(2025, 4, 26), notice_to=date(2025, 4, 20)
+        ),
     )
 
 
@@ -168,42 +198,73 @@ def test_an_upheld_objection_changes_the_plan() -> None:
     spends = [20 * M] * 136  # every tier is open to them: 135 places for 136
     world = round_with(spends)
     pass_all(world)
-    world.app.publish_special_plan(at(4, 20), PROGRAMME, date(2025, 4, 20), date(2025, 4, 26))
+    world.app.execute(
+        at(4, 20),
+        PublishSpecialPlan(
+            programme=PROGRAMME, notice_from=date(2025, 4, 20), notice_to=date(2025, 4, 26)
+        ),
+    )
     top, waiting = world.applicants[0], world.app.special_round(PROGRAMME).ranking[135]
     assert plan(world)[top] == 2 * M and waiting not in plan(world)
     rejected(
         "outside-notice-period",
-        world.app.raise_objection,
+        world.app.execute,
         at(4, 27),
-        PROGRAMME,
-        "OBJ-1",
-        top,
-        "late",
+        RaiseObjection(programme=PROGRAMME, objection="OBJ-1", applicant=top, grounds="late"),
     )
-    world.app.raise_objection(at(4, 22), PROGRAMME, "OBJ-1", top, "invoices forged")
-    rejected("objection-open", world.app.finalise_special, at(4, 28), PROGRAMME)
-    events = world.app.resolve_objection(at(4, 24), PROGRAMME, "OBJ-1", True, "confirmed")
+    world.app.execute(
+        at(4, 22),
+        RaiseObjection(
+            programme=PROGRAMME, objection="OBJ-1", applicant=top, grounds="invoices forged"
+        ),
+    )
+    rejected("objection-open", world.app.execute, at(4, 28), FinaliseSpecial(programme=PROGRAMME))
+    events = world.app.execute(
+        at(4, 24),
+        ResolveObjection(
+            programme=PROGRAMME, objection="OBJ-1", outcome="upheld", reason="confirmed"
+        ),
+    )
     assert event_names(events) == [
         "SpecialRound.ObjectionResolved",
         "SpecialRound.ReplacementDrawn",
     ]
-    rejected("no-plan-in-notice", world.app.finalise_special, at(4, 28), PROGRAMME)
-    world.app.review_special(at(4, 25), PROGRAMME, waiting, True, "complete")
-    world.app.publish_special_plan(at(4, 27), PROGRAMME, date(2025, 4, 27), date(2025, 5, 3))
+    rejected(
+        "no-plan-in-notice", world.app.execute, at(4, 28), FinaliseSpecial(programme=PROGRAMME)
+    )
+    world.app.execute(
+        at(4, 25),
+        ReviewSpecial(programme=PROGRAMME, applicant=waiting, outcome="pass", reason="complete"),
+    )
+    world.app.execute(
+        at(4, 27),
+        PublishSpecialPlan(
+            programme=PROGRAMME, notice_from=date(2025, 4, 27), notice_to=date(2025, 5, 3)
+        ),
+    )
     assert top not in plan(world) and plan(world)[waiting] == Decimal("100000.00")
-    rejected("notice-period-running", world.app.finalise_special, at(5, 3), PROGRAMME)
-    events = world.app.finalise_special(at(5, 4), PROGRAMME)
+    rejected(
+        "notice-period-running", world.app.execute, at(5, 3), FinaliseSpecial(programme=PROGRAMME)
+    )
+    events = world.app.execute(at(5, 4), FinaliseSpecial(programme=PROGRAMME))
     (final,) = [e for e in events if type(e).__qualname__ == "SpecialRound.Finalised"]
     assert final.vouchers[waiting] == "CD-2025-SPC-0135"  # type: ignore[attr-defined]
-    rejected("round-finalised", world.app.finalise_special, at(5, 5), PROGRAMME)
+    rejected("round-finalised", world.app.execute, at(5, 5), FinaliseSpecial(programme=PROGRAMME))
 
 
 def test_finalising_issues_vouchers_paid_to_the_applicants() -> None:
     world = round_with([12 * M, 6 * M])
     pass_all(world)
-    world.app.publish_special_plan(at(4, 20), PROGRAMME, date(2025, 4, 20), date(2025, 4, 26))
-    rejected("notice-period-running", world.app.finalise_special, at(4, 26), PROGRAMME)
-    events = world.app.finalise_special(at(4, 27), PROGRAMME)
+    world.app.execute(
+        at(4, 20),
+        PublishSpecialPlan(
+            programme=PROGRAMME, notice_from=date(2025, 4, 20), notice_to=date(2025, 4, 26)
+        ),
+    )
+    rejected(
+        "notice-period-running", world.app.execute, at(4, 26), FinaliseSpecial(programme=PROGRAMME)
+    )
+    events = world.app.execute(at(4, 27), FinaliseSpecial(programme=PROGRAMME))
     payments = [e for e in events if type(e).__qualname__ == "PaymentInstruction.Instructed"]
     assert [(p.payee, p.amount, p.purpose) for p in payments] == [
         (world.applicants[0], 2 * M, "special-voucher-payment"),

@@ -9,6 +9,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import Rejected
+from ledger.handlers.registration import OpenProgramme, RecordAffiliation, RegisterSupplier
+from ledger.handlers.special import (
+    ApplySpecial,
+    FinaliseSpecial,
+    PublishSpecialPlan,
+    RaiseObjection,
+    RankSpecial,
+    ResolveObjection,
+    ReviewSpecial,
+)
+from ledger.handlers.supplier_side import (
+    ApplySupplierSubsidy,
+    CertifyGreenDataCentre,
+    FinaliseSupplierSubsidy,
+    PlanSupplierSubsidy,
+    PublishSupplierSubsidyPlan,
+)
 from ledger.ids import make_credit_code
 from ledger.supplier_subsidy import SupplierYear
 from tests.scenario import World, at, event_names, in_memory_ledger, rejected
@@ -22,15 +39,32 @@ def year_with_special_holders(spends: list[Decimal], suppliers: int = 3) -> Worl
     """2025: special vouchers finalised for applicants 0… with these spends; 2026 opened."""
     world = World(in_memory_ledger(), applicants=len(spends) + 2, suppliers=suppliers)
     for n, spend in enumerate(spends):
-        world.app.apply_special(at(3, 1), "CD-2025", world.applicants[n], spend, EVIDENCE, {})
-    world.app.rank_special(at(4, 1), "CD-2025")
+        world.app.execute(
+            at(3, 1),
+            ApplySpecial(
+                programme="CD-2025",
+                applicant=world.applicants[n],
+                prior_year_spend=spend,
+                evidence=EVIDENCE,
+                other_public_funding={},
+            ),
+        )
+    world.app.execute(at(4, 1), RankSpecial(programme="CD-2025"))
     for applicant in world.app.special_round("CD-2025").review_set(
         world.app.programme_terms("CD-2025").policy.instrument("special")
     ):
-        world.app.review_special(at(4, 2), "CD-2025", applicant, True, "ok")
-    world.app.publish_special_plan(at(4, 3), "CD-2025", date(2025, 4, 3), date(2025, 4, 9))
-    world.app.finalise_special(at(4, 10), "CD-2025")
-    world.app.open_programme(at(1, 2, 2026), "chengdu", 2026)
+        world.app.execute(
+            at(4, 2),
+            ReviewSpecial(programme="CD-2025", applicant=applicant, outcome="pass", reason="ok"),
+        )
+    world.app.execute(
+        at(4, 3),
+        PublishSpecialPlan(
+            programme="CD-2025", notice_from=date(2025, 4, 3), notice_to=date(2025, 4, 9)
+        ),
+    )
+    world.app.execute(at(4, 10), FinaliseSpecial(programme="CD-2025"))
+    world.app.execute(at(1, 2, 2026), OpenProgramme(policy="chengdu", year=2026))
     return world
 
 
@@ -39,12 +73,25 @@ def run_round(
 ) -> Decimal:
     code = world.suppliers[supplier]
     lines = {world.applicants[h]: v for h, v in holder_spend.items()}
-    world.app.apply_supplier_subsidy(at(2, day, 2026), Y2, round_name, code, lines)
-    world.app.plan_supplier_subsidy(at(3, day, 2026), Y2, round_name)
-    world.app.publish_supplier_subsidy_plan(
-        at(3, day, 2026), Y2, round_name, date(2026, 3, day), date(2026, 3, day + 6)
+    world.app.execute(
+        at(2, day, 2026),
+        ApplySupplierSubsidy(
+            programme=Y2, round=round_name, supplier=code, special_holder_spend=lines
+        ),
     )
-    events = world.app.finalise_supplier_subsidy(at(3, day + 7, 2026), Y2, round_name)
+    world.app.execute(at(3, day, 2026), PlanSupplierSubsidy(programme=Y2, round=round_name))
+    world.app.execute(
+        at(3, day, 2026),
+        PublishSupplierSubsidyPlan(
+            programme=Y2,
+            round=round_name,
+            notice_from=date(2026, 3, day),
+            notice_to=date(2026, 3, day + 6),
+        ),
+    )
+    events = world.app.execute(
+        at(3, day + 7, 2026), FinaliseSupplierSubsidy(programme=Y2, round=round_name)
+    )
     (granted,) = [e for e in events if type(e).__qualname__ == "SupplierYear.SubsidyGranted"]
     return granted.granted  # type: ignore[attr-defined, no-any-return]
 
@@ -52,7 +99,7 @@ def run_round(
 def test_twenty_percent_of_thirteen_million_is_capped_at_two_million() -> None:
     world = year_with_special_holders([20 * M])
     assert run_round(world, "R1", 0, {0: 13 * M}) == 2 * M
-    year = world.app._find(
+    year = world.app.find(
         __import__("ledger.supplier_subsidy", fromlist=["SupplierYear"]).SupplierYear.id_for(
             "chengdu", world.suppliers[0], 2026
         )
@@ -79,16 +126,27 @@ def test_the_plan_uses_headroom_and_finalisation_caps_again() -> None:
     world = year_with_special_holders([20 * M, 20 * M])
     code = world.suppliers[0]
     for name, holder in (("R1", 0), ("R2", 1)):
-        world.app.apply_supplier_subsidy(
-            at(2, 1, 2026), Y2, name, code, {world.applicants[holder]: Decimal("7500000")}
+        world.app.execute(
+            at(2, 1, 2026),
+            ApplySupplierSubsidy(
+                programme=Y2,
+                round=name,
+                supplier=code,
+                special_holder_spend={world.applicants[holder]: Decimal("7500000")},
+            ),
         )
-        world.app.plan_supplier_subsidy(at(3, 1, 2026), Y2, name)
-        world.app.publish_supplier_subsidy_plan(
-            at(3, 1, 2026), Y2, name, date(2026, 3, 1), date(2026, 3, 7)
+        world.app.execute(at(3, 1, 2026), PlanSupplierSubsidy(programme=Y2, round=name))
+        world.app.execute(
+            at(3, 1, 2026),
+            PublishSupplierSubsidyPlan(
+                programme=Y2, round=name, notice_from=date(2026, 3, 1), notice_to=date(2026, 3, 7)
+            ),
         )
     amounts = []
     for name in ("R1", "R2"):
-        events = world.app.finalise_supplier_subsidy(at(3, 8, 2026), Y2, name)
+        events = world.app.execute(
+            at(3, 8, 2026), FinaliseSupplierSubsidy(programme=Y2, round=name)
+        )
         amounts += [
             e.granted
             for e in events  # type: ignore[attr-defined]
@@ -105,8 +163,18 @@ def test_inclusive_bills_of_the_previous_year_are_the_base_and_affiliated_ones_e
     other = world.issue(2, at(2, 1))
     world.redeem(other, bill="5000.00", invoice="C", supplier=1)
     # Found affiliated after the redemptions: that business does not count (CD-3).
-    world.app.record_affiliation(at(12, 1), world.applicants[2], world.suppliers[1], "registry")
-    events = world.app.apply_supplier_subsidy(at(2, 1, 2026), Y2, "R1", world.suppliers[1], {})
+    world.app.execute(
+        at(12, 1),
+        RecordAffiliation(
+            applicant=world.applicants[2], supplier=world.suppliers[1], evidence="registry"
+        ),
+    )
+    events = world.app.execute(
+        at(2, 1, 2026),
+        ApplySupplierSubsidy(
+            programme=Y2, round="R1", supplier=world.suppliers[1], special_holder_spend={}
+        ),
+    )
     received = events[-1]
     assert (received.inclusive_bills, received.inclusive_base) == (  # type: ignore[attr-defined]
         2,
@@ -120,9 +188,20 @@ def test_inclusive_bills_of_the_previous_year_are_the_base_and_affiliated_ones_e
 def test_unlisted_suppliers_get_nothing_from_special_business() -> None:
     world = year_with_special_holders([20 * M])
     outsider = make_credit_code("91510100MA7000099")
-    world.app.register_supplier(at(1, 3), outsider, "未列入名单中心", "data-centre", "Chengdu")
-    events = world.app.apply_supplier_subsidy(
-        at(2, 1, 2026), Y2, "R1", outsider, {world.applicants[0]: 5 * M}
+    world.app.execute(
+        at(1, 3),
+        RegisterSupplier(
+            credit_code=outsider, name="未列入名单中心", kind="data-centre", city="Chengdu"
+        ),
+    )
+    events = world.app.execute(
+        at(2, 1, 2026),
+        ApplySupplierSubsidy(
+            programme=Y2,
+            round="R1",
+            supplier=outsider,
+            special_holder_spend={world.applicants[0]: 5 * M},
+        ),
     )
     received = events[-1]
     assert received.special_base == 0  # type: ignore[attr-defined]
@@ -132,41 +211,94 @@ def test_unlisted_suppliers_get_nothing_from_special_business() -> None:
 def test_attributed_spend_never_exceeds_what_the_holder_evidenced() -> None:
     world = year_with_special_holders([20 * M])
     holder = world.applicants[0]
-    world.app.apply_supplier_subsidy(at(2, 1, 2026), Y2, "R1", world.suppliers[0], {holder: 15 * M})
+    world.app.execute(
+        at(2, 1, 2026),
+        ApplySupplierSubsidy(
+            programme=Y2,
+            round="R1",
+            supplier=world.suppliers[0],
+            special_holder_spend={holder: 15 * M},
+        ),
+    )
     rejected(
         "exceeds-evidenced-spend",
-        world.app.apply_supplier_subsidy,
+        world.app.execute,
         at(2, 1, 2026),
-        Y2,
-        "R1",
-        world.suppliers[1],
-        {holder: 5 * M + Decimal("0.01")},
+        ApplySupplierSubsidy(
+            programme=Y2,
+            round="R1",
+            supplier=world.suppliers[1],
+            special_holder_spend={holder: 5 * M + Decimal("0.01")},
+        ),
     )
-    world.app.apply_supplier_subsidy(at(2, 1, 2026), Y2, "R1", world.suppliers[1], {holder: 5 * M})
+    world.app.execute(
+        at(2, 1, 2026),
+        ApplySupplierSubsidy(
+            programme=Y2,
+            round="R1",
+            supplier=world.suppliers[1],
+            special_holder_spend={holder: 5 * M},
+        ),
+    )
 
 
 def test_an_upheld_objection_removes_the_supplier_and_the_plan_is_drawn_again() -> None:
     world = year_with_special_holders([20 * M, 20 * M])
     for n in (0, 1):
-        world.app.apply_supplier_subsidy(
-            at(2, 1, 2026), Y2, "R1", world.suppliers[n], {world.applicants[n]: 1 * M}
+        world.app.execute(
+            at(2, 1, 2026),
+            ApplySupplierSubsidy(
+                programme=Y2,
+                round="R1",
+                supplier=world.suppliers[n],
+                special_holder_spend={world.applicants[n]: 1 * M},
+            ),
         )
-    world.app.plan_supplier_subsidy(at(3, 1, 2026), Y2, "R1")
-    world.app.publish_supplier_subsidy_plan(
-        at(3, 1, 2026), Y2, "R1", date(2026, 3, 1), date(2026, 3, 7)
+    world.app.execute(at(3, 1, 2026), PlanSupplierSubsidy(programme=Y2, round="R1"))
+    world.app.execute(
+        at(3, 1, 2026),
+        PublishSupplierSubsidyPlan(
+            programme=Y2, round="R1", notice_from=date(2026, 3, 1), notice_to=date(2026, 3, 7)
+        ),
     )
-    world.app.raise_objection(at(3, 2, 2026), Y2, "O-1", world.suppliers[0], "fake", "R1")
-    rejected("objection-open", world.app.finalise_supplier_subsidy, at(3, 8, 2026), Y2, "R1")
-    world.app.resolve_objection(at(3, 3, 2026), Y2, "O-1", True, "confirmed", "R1")
-    rejected("no-plan-in-notice", world.app.finalise_supplier_subsidy, at(3, 8, 2026), Y2, "R1")
-    world.app.plan_supplier_subsidy(at(3, 4, 2026), Y2, "R1")
-    world.app.publish_supplier_subsidy_plan(
-        at(3, 4, 2026), Y2, "R1", date(2026, 3, 4), date(2026, 3, 10)
+    world.app.execute(
+        at(3, 2, 2026),
+        RaiseObjection(
+            programme=Y2, objection="O-1", applicant=world.suppliers[0], grounds="fake", round="R1"
+        ),
     )
     rejected(
-        "notice-period-running", world.app.finalise_supplier_subsidy, at(3, 10, 2026), Y2, "R1"
+        "objection-open",
+        world.app.execute,
+        at(3, 8, 2026),
+        FinaliseSupplierSubsidy(programme=Y2, round="R1"),
     )
-    events = world.app.finalise_supplier_subsidy(at(3, 11, 2026), Y2, "R1")
+    world.app.execute(
+        at(3, 3, 2026),
+        ResolveObjection(
+            programme=Y2, objection="O-1", outcome="upheld", reason="confirmed", round="R1"
+        ),
+    )
+    rejected(
+        "no-plan-in-notice",
+        world.app.execute,
+        at(3, 8, 2026),
+        FinaliseSupplierSubsidy(programme=Y2, round="R1"),
+    )
+    world.app.execute(at(3, 4, 2026), PlanSupplierSubsidy(programme=Y2, round="R1"))
+    world.app.execute(
+        at(3, 4, 2026),
+        PublishSupplierSubsidyPlan(
+            programme=Y2, round="R1", notice_from=date(2026, 3, 4), notice_to=date(2026, 3, 10)
+        ),
+    )
+    rejected(
+        "notice-period-running",
+        world.app.execute,
+        at(3, 10, 2026),
+        FinaliseSupplierSubsidy(programme=Y2, round="R1"),
+    )
+    events = world.app.execute(at(3, 11, 2026), FinaliseSupplierSubsidy(programme=Y2, round="R1"))
     (final,) = [e for e in events if type(e).__qualname__ == "SupplierSubsidyRound.Finalised"]
     assert final.granted == {world.suppliers[1]: Decimal("200000.00")}  # type: ignore[attr-defined]
 
@@ -177,8 +309,14 @@ def test_an_upheld_objection_removes_the_supplier_and_the_plan_is_drawn_again() 
 def test_the_green_award_is_granted_on_certification_once_ever() -> None:
     world = year_with_special_holders([20 * M])
     supplier = world.suppliers[0]
-    events = world.app.certify_green_data_centre(
-        at(3, 16, 2026), Y2, supplier, date(2026, 3, 15), "GDC-12"
+    events = world.app.execute(
+        at(3, 16, 2026),
+        CertifyGreenDataCentre(
+            programme=Y2,
+            supplier=supplier,
+            certification_date=date(2026, 3, 15),
+            reference="GDC-12",
+        ),
     )
     assert event_names(events) == [
         "Supplier.CertifiedGreen",
@@ -190,14 +328,26 @@ def test_the_green_award_is_granted_on_certification_once_ever() -> None:
     assert events[2].amount == M  # type: ignore[attr-defined]
     # The same certification recorded twice changes nothing ...
     assert (
-        world.app.certify_green_data_centre(
-            at(3, 17, 2026), Y2, supplier, date(2026, 3, 15), "GDC-12"
+        world.app.execute(
+            at(3, 17, 2026),
+            CertifyGreenDataCentre(
+                programme=Y2,
+                supplier=supplier,
+                certification_date=date(2026, 3, 15),
+                reference="GDC-12",
+            ),
         )
         == []
     )
     # ... and a later certification is recorded, but the award is once, ever.
-    again = world.app.certify_green_data_centre(
-        at(6, 1, 2026), Y2, supplier, date(2026, 5, 30), "GDC-44"
+    again = world.app.execute(
+        at(6, 1, 2026),
+        CertifyGreenDataCentre(
+            programme=Y2,
+            supplier=supplier,
+            certification_date=date(2026, 5, 30),
+            reference="GDC-44",
+        ),
     )
     assert event_names(again) == ["Supplier.CertifiedGreen"]
 
@@ -205,15 +355,19 @@ def test_the_green_award_is_granted_on_certification_once_ever() -> None:
 def test_only_data_centres_get_the_green_award() -> None:
     world = year_with_special_holders([20 * M])
     platform = make_credit_code("91510100MA7000077")
-    world.app.register_supplier(at(1, 3), platform, "调度平台", "scheduling-platform", "Chengdu")
+    world.app.execute(
+        at(1, 3),
+        RegisterSupplier(
+            credit_code=platform, name="调度平台", kind="scheduling-platform", city="Chengdu"
+        ),
+    )
     rejected(
         "not-a-data-centre",
-        world.app.certify_green_data_centre,
+        world.app.execute,
         at(3, 16, 2026),
-        Y2,
-        platform,
-        date(2026, 3, 15),
-        "GDC-1",
+        CertifyGreenDataCentre(
+            programme=Y2, supplier=platform, certification_date=date(2026, 3, 15), reference="GDC-1"
+        ),
     )
 
 
@@ -231,18 +385,36 @@ def test_no_supplier_is_paid_more_than_two_million_a_year_nor_twenty_percent_of_
         name = f"R{n}"
         line = {world.applicants[n]: Decimal(spend)}
         try:
-            world.app.apply_supplier_subsidy(at(2, 1, 2026), Y2, name, supplier, line)
+            world.app.execute(
+                at(2, 1, 2026),
+                ApplySupplierSubsidy(
+                    programme=Y2, round=name, supplier=supplier, special_holder_spend=line
+                ),
+            )
         except Rejected as e:
             assert e.code == "exceeds-evidenced-spend"
             continue
-        world.app.plan_supplier_subsidy(at(3, 1, 2026), Y2, name)
-        world.app.publish_supplier_subsidy_plan(
-            at(3, 1, 2026), Y2, name, date(2026, 3, 1), date(2026, 3, 2)
+        world.app.execute(at(3, 1, 2026), PlanSupplierSubsidy(programme=Y2, round=name))
+        world.app.execute(
+            at(3, 1, 2026),
+            PublishSupplierSubsidyPlan(
+                programme=Y2, round=name, notice_from=date(2026, 3, 1), notice_to=date(2026, 3, 2)
+            ),
         )
         if object_first:  # a correction: objected, dismissed
-            world.app.raise_objection(at(3, 2, 2026), Y2, f"O{n}", supplier, "check", name)
-            world.app.resolve_objection(at(3, 2, 2026), Y2, f"O{n}", False, "fine", name)
-        world.app.finalise_supplier_subsidy(at(3, 3, 2026), Y2, name)
+            world.app.execute(
+                at(3, 2, 2026),
+                RaiseObjection(
+                    programme=Y2, objection=f"O{n}", applicant=supplier, grounds="check", round=name
+                ),
+            )
+            world.app.execute(
+                at(3, 2, 2026),
+                ResolveObjection(
+                    programme=Y2, objection=f"O{n}", outcome="dismissed", reason="fine", round=name
+                ),
+            )
+        world.app.execute(at(3, 3, 2026), FinaliseSupplierSubsidy(programme=Y2, round=name))
     year = world.app.repository.get(SupplierYear.id_for("chengdu", supplier, 2026))
     grants = [
         e

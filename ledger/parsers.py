@@ -1,5 +1,6 @@
-"""Field parsers shared by the CLI (strings) and JSON Lines (JSON values): one definition of
-what each field accepts, so both ways in refuse the same inputs with the same messages."""
+"""Field parsers shared by every way in (CLI strings, JSON Lines and HTTP JSON values): one
+definition of what each field accepts, so all of them refuse the same inputs with the same
+messages. Pure: a parser sees a value, never a file or the environment."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from ledger.clock import parse_business_time, parse_date, parse_period
@@ -17,20 +17,6 @@ from ledger.money import parse_amount
 from ledger.programme import parse_programme_name
 
 Parser = Callable[[Any, str], Any]
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    parse: Parser
-    help: str
-    required: bool = True
-    repeated: bool = False  # a list in JSON, a repeatable option on the command line
-    keyed: bool = False  # a JSON object, or repeated KEY=VALUE options on the command line
-
-    @property
-    def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
 
 
 def credit_code(value: Any, name: str) -> str:
@@ -160,18 +146,12 @@ def boolean(value: Any, name: str) -> bool:
 
 def objects(shape: dict[str, tuple[Parser, bool]]) -> Parser:
     """A list of JSON objects with these fields (parser, required). On the command line: the
-    JSON text itself, or @FILE holding it."""
+    JSON text itself (the CLI reads @FILE for it)."""
 
     def parse_all(value: Any, name: str) -> list[dict[str, Any]]:
-        if isinstance(value, str):
-            text = value
-            if value.startswith("@"):
-                try:
-                    text = Path(value[1:]).read_text(encoding="utf-8")
-                except OSError as e:
-                    raise InvalidInput("invalid-value", f"{name}: {e}", field=name) from None
+        if isinstance(value, str):  # the command line gives the JSON text itself
             try:
-                value = json.loads(text, parse_float=Decimal)
+                value = json.loads(value, parse_float=Decimal)
             except json.JSONDecodeError as e:
                 raise InvalidInput(
                     "invalid-value", f"{name}: not JSON ({e.msg})", field=name
@@ -199,3 +179,33 @@ def objects(shape: dict[str, tuple[Parser, bool]]) -> Parser:
         return out
 
     return parse_all
+
+
+def count(low: int, high: int) -> Parser:
+    """A whole number of days, lines or the like, within bounds."""
+
+    def parse(value: Any, name: str) -> int:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidInput(
+                "invalid-value", f"{name}: {value!r} is not a whole number {low}…{high}", field=name
+            )
+        return value
+
+    return parse
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """A file a command carries: its name (as given) and its bytes. The way in reads the file;
+    the ledger only ever sees the content."""
+
+    name: str
+    data: bytes
+
+
+def file_content(value: Any, name: str) -> FileContent:
+    if not isinstance(value, FileContent):
+        raise InvalidInput("invalid-value", f"{name}: expected a file", field=name)
+    return value

@@ -1,0 +1,302 @@
+"""The supplier side: supplier-subsidy rounds and the green award (CD-6, CD-7, CD-10)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.domain import Aggregate
+
+from ledger import parsers as p
+from ledger.errors import Rejected
+from ledger.events import Context, Events
+from ledger.handlers.base import SPECIAL, handles
+from ledger.handlers.examples import (
+    SUPPLIER,
+)
+from ledger.payment import PaymentInstruction
+from ledger.programme import Programme, SupplierList
+from ledger.special import SpecialRound
+from ledger.supplier_subsidy import (
+    GreenAward,
+    SpecialSpendAttribution,
+    SupplierSubsidyRound,
+    SupplierYear,
+)
+from ledger.vocabulary import Command, arg, command
+
+if TYPE_CHECKING:
+    from ledger.application import VoucherLedger
+
+
+@command(
+    "apply-supplier-subsidy",
+    role="clerk",
+    clauses=("CD-2", "CD-3", "CD-6", "CD-10"),
+    example={
+        "programme": "CD-2026",
+        "round": "R1",
+        "supplier": SUPPLIER,
+        "at": "2026-02-10T09:00:00+08:00",
+    },
+)
+class ApplySupplierSubsidy(Command):
+    """A supplier applies for its subsidy voucher in year Y: its base is year Y-1's
+    inclusive-voucher bills it served, plus the special-voucher holders' spend it served (each
+    at most what the holder evidenced). Affiliated or unlisted business is excluded with its
+    reason (CD-2, CD-3, CD-6, CD-10)."""
+
+    programme: str = arg(p.programme, "programme, e.g. CD-2025")
+    round: str = arg(p.text(20), "supplier-subsidy round name, e.g. R1")
+    supplier: str = arg(p.credit_code, "supplier's credit code")
+    special_holder_spend: dict[str, Decimal] = arg(
+        p.mapping(p.credit_code, p.amount),
+        "special-voucher holders' Y-1 spend served: HOLDER=AMOUNT",
+        shape="pairs",
+        default_factory=dict,
+    )
+
+
+@handles(ApplySupplierSubsidy)
+def apply_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: ApplySupplierSubsidy) -> Events:
+    """CD-6, CD-10: the supplier applies; its base is the previous year's business: the
+    inclusive-voucher bills it served, plus special-voucher holders' evidenced spend it
+    served. Unlisted (CD-2) and affiliated (CD-3) business is excluded, with reasons."""
+    terms = app.programme_terms(cmd.programme)
+    instrument = terms.policy.instrument(app.SUPPLIER_SUBSIDY)
+    terms.require_in_year(ctx)
+    base_name = f"{terms.policy.code}-{terms.year - int(instrument.value('base_year_offset'))}"
+    if app.find(Programme.id_for(base_name)) is None:
+        raise Rejected("base-programme-not-open", f"programme {base_name} was never opened")
+    base = app.programme(base_name)
+    supplier = app.supplier(cmd.supplier)
+    terms.require_eligible_supplier(supplier)
+    app.require_standing(terms, supplier.credit_code, ctx)
+    excluded: list[dict[str, Any]] = []
+    business = app.find(SupplierYear.id_for(terms.policy.id, supplier.credit_code, base.year))
+    bills = business.bills if business is not None else {}
+    counted = {}
+    for invoice, (holder, bill) in sorted(bills.items()):
+        if holder in supplier.affiliated:
+            excluded.append(
+                {"invoice": invoice, "amount": bill, "reason": "affiliated-parties (CD-3)"}
+            )
+        else:
+            counted[invoice] = bill
+    listed = any(
+        (listing := app.find(SupplierList.id_for(base.name, f"{base.year}H{half}"))) is not None
+        and supplier.credit_code in listing.suppliers
+        for half in (1, 2)
+    )
+    special: dict[str, Decimal] = {}
+    attributions: list[SpecialSpendAttribution] = []
+    special_round = app.find(SpecialRound.id_for(base.name, SPECIAL))
+    for holder, amount in sorted(cmd.special_holder_spend.items()):
+        reason = None
+        if not listed:
+            reason = f"supplier-not-listed in {base.year} (CD-2)"
+        elif SPECIAL not in base.holdings.get(holder, ()) or special_round is None:
+            reason = f"not a special-voucher holder of {base.name}"
+        elif holder in supplier.affiliated:
+            reason = "affiliated-parties (CD-3)"
+        if reason:
+            excluded.append({"holder": holder, "amount": amount, "reason": reason})
+            continue
+        attribution = app.find(SpecialSpendAttribution.id_for(base.name, holder))
+        if attribution is None:
+            assert special_round is not None
+            spend = special_round.applications[holder].spend
+            attribution = SpecialSpendAttribution.start(ctx, base.name, holder, spend)
+        attribution.attribute(ctx, supplier.credit_code, cmd.round, amount)
+        attributions.append(attribution)
+        special[holder] = amount
+    existing = app.find(SupplierSubsidyRound.id_for(terms.name, cmd.round))
+    round_ = existing or SupplierSubsidyRound.open(ctx, terms.name, cmd.round, base.name)
+    round_.receive(
+        ctx,
+        instrument,
+        supplier.credit_code,
+        (len(counted), sum(counted.values(), start=Decimal("0.00"))),
+        special,
+        excluded,
+    )
+    return app.commit(round_, *attributions)
+
+
+@command(
+    "plan-supplier-subsidy",
+    role="clerk",
+    clauses=("CD-6",),
+    example={"programme": "CD-2026", "round": "R1", "at": "2026-03-01T09:00:00+08:00"},
+)
+class PlanSupplierSubsidy(Command):
+    """Draw the round's plan: at most 20% of each base and at most the supplier's yearly
+    2,000,000 cap's headroom; what is capped off is recorded (CD-6)."""
+
+    programme: str = arg(p.programme, "programme, e.g. CD-2025")
+    round: str = arg(p.text(20), "supplier-subsidy round name, e.g. R1")
+
+
+@handles(PlanSupplierSubsidy)
+def plan_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: PlanSupplierSubsidy) -> Events:
+    terms = app.programme_terms(cmd.programme)
+    round_ = app.supplier_round(terms.name, cmd.round)
+    instrument = terms.policy.instrument(app.SUPPLIER_SUBSIDY)
+    cap: Decimal = instrument.value("cap_per_supplier_per_year")
+    headrooms = {
+        supplier: app.supplier_year(ctx, terms.policy.id, supplier, terms.year).headroom(cap)
+        for supplier in round_.bases
+    }
+    round_.draw_plan(ctx, instrument, headrooms)
+    return app.commit(round_)
+
+
+@command(
+    "publish-supplier-subsidy-plan",
+    role="clerk",
+    clauses=("CD-10",),
+    example={
+        "programme": "CD-2026",
+        "round": "R1",
+        "notice_from": "2026-03-02",
+        "notice_to": "2026-03-08",
+        "at": "2026-03-02T09:00:00+08:00",
+    },
+)
+class PublishSupplierSubsidyPlan(Command):
+    """Publish the drawn plan for public notice (CD-10)."""
+
+    programme: str = arg(p.programme, "programme, e.g. CD-2025")
+    round: str = arg(p.text(20), "supplier-subsidy round name, e.g. R1")
+    notice_from: date = arg(p.date_, "first day of the notice period")
+    notice_to: date = arg(p.date_, "last day of the notice period")
+
+
+@handles(PublishSupplierSubsidyPlan)
+def publish_supplier_subsidy_plan(
+    app: VoucherLedger, ctx: Context, cmd: PublishSupplierSubsidyPlan
+) -> Events:
+    round_ = app.supplier_round(cmd.programme, cmd.round)
+    round_.publish(ctx, cmd.notice_from, cmd.notice_to)
+    return app.commit(round_)
+
+
+@command(
+    "finalise-supplier-subsidy",
+    role="clerk",
+    clauses=("CD-6", "CD-10"),
+    example={"programme": "CD-2026", "round": "R1", "at": "2026-03-10T09:00:00+08:00"},
+)
+class FinaliseSupplierSubsidy(Command):
+    """After the notice period with no objection open: grant each supplier its planned subsidy
+    (never beyond the yearly cap, even across rounds) and record a payment instruction to it
+    (CD-6, CD-10)."""
+
+    programme: str = arg(p.programme, "programme, e.g. CD-2025")
+    round: str = arg(p.text(20), "supplier-subsidy round name, e.g. R1")
+
+
+@handles(FinaliseSupplierSubsidy)
+def finalise_supplier_subsidy(
+    app: VoucherLedger, ctx: Context, cmd: FinaliseSupplierSubsidy
+) -> Events:
+    """CD-10: pay the plan — each grant through the supplier's year, which caps it (CD-6)."""
+    terms = app.programme_terms(cmd.programme)
+    round_ = app.supplier_round(terms.name, cmd.round)
+    instrument = terms.policy.instrument(app.SUPPLIER_SUBSIDY)
+    lines = round_.require_finalisable(ctx)
+    touched: list[Aggregate] = [round_]
+    granted: dict[str, Decimal] = {}
+    payments: dict[str, str] = {}
+    for line in lines:
+        supplier = app.supplier(line.supplier)
+        record = app.record_for_receiving(terms, supplier.credit_code, ctx)
+        year = app.supplier_year(ctx, terms.policy.id, supplier.credit_code, terms.year)
+        decision = f"supplier-subsidy:{terms.name}:{cmd.round}:{supplier.credit_code}"
+        purpose = "supplier-subsidy"
+        reference = PaymentInstruction.reference_for(terms.name, purpose, decision)
+        amount = year.grant(ctx, instrument, terms.name, cmd.round, line, reference)
+        granted[supplier.credit_code] = amount
+        touched.append(year)
+        if amount > 0:
+            payment = app.pay(
+                ctx,
+                terms,
+                instrument,
+                supplier,
+                record,
+                amount=amount,
+                purpose=purpose,
+                decision=decision,
+                basis=("max_subsidy_rate", "cap_per_supplier_per_year"),
+            )
+            payments[supplier.credit_code] = reference
+            touched += [payment, record]
+    round_.finalise(ctx, granted, payments)
+    return app.commit(*touched)
+
+
+@command(
+    "certify-green-data-centre",
+    role="clerk",
+    clauses=("CD-7",),
+    example={
+        "programme": "CD-2026",
+        "supplier": SUPPLIER,
+        "certification_date": "2026-03-15",
+        "reference": "工信部 2026 国家绿色数据中心 第12号",
+        "at": "2026-03-16T09:00:00+08:00",
+    },
+)
+class CertifyGreenDataCentre(Command):
+    """Record a data centre's approval as a national green data centre: the one-off 1,000,000
+    green award is granted automatically, once per supplier ever (CD-7, 免申即享)."""
+
+    programme: str = arg(p.programme, "programme, e.g. CD-2025")
+    supplier: str = arg(p.credit_code, "the data centre's credit code")
+    certification_date: date = arg(p.date_, "date of approval")
+    reference: str = arg(p.text(64), "the approval's reference")
+
+
+@handles(CertifyGreenDataCentre)
+def certify_green_data_centre(
+    app: VoucherLedger, ctx: Context, cmd: CertifyGreenDataCentre
+) -> Events:
+    """CD-7 (免申即享): recording the certification grants the award, once per supplier."""
+    terms = app.programme_terms(cmd.programme)
+    terms.require_in_year(ctx)
+    instrument = terms.policy.instrument(app.GREEN)
+    supplier = app.supplier(cmd.supplier)
+    if supplier.kind not in instrument.value("eligible_kinds"):
+        raise Rejected("not-a-data-centre", f"{supplier.credit_code} is a {supplier.kind}")
+    terms.require_eligible_supplier(supplier)
+    if not supplier.certify_green(ctx, cmd.certification_date, cmd.reference):
+        return []  # this certification is recorded already
+    if app.find(GreenAward.id_for(supplier.credit_code)) is not None:
+        return app.commit(supplier)  # certified again: the award is once, ever
+    record = app.record_for_receiving(terms, supplier.credit_code, ctx)
+    decision = f"green-award:{supplier.credit_code}"
+    purpose = "green-award"
+    payment_reference = PaymentInstruction.reference_for(terms.name, purpose, decision)
+    award = GreenAward.grant(
+        ctx,
+        instrument,
+        supplier.credit_code,
+        terms.name,
+        cmd.certification_date,
+        cmd.reference,
+        payment_reference,
+    )
+    payment = app.pay(
+        ctx,
+        terms,
+        instrument,
+        supplier,
+        record,
+        amount=instrument.value("amount"),
+        purpose=purpose,
+        decision=decision,
+        basis=("amount", "eligible_kinds"),
+    )
+    return app.commit(supplier, award, payment, record)
