@@ -1,7 +1,13 @@
 """One runner shape for SQLite and PostgreSQL: pull pages of notifications, decode each once,
 apply them to every read model that has not seen them, and write the rows and the new
 positions in one transaction per page. Live catch-up, rebuild and replays into a scratch store
-all use it."""
+all use it.
+
+Every stored topic must resolve (ADR 0005): an event no read model applies is skipped without
+being decoded, but only once its topic is known to name a class — an old topic registered for
+a moved class (``ledger.topics``) is decoded if the class it now names is applied. A topic that
+resolves to nothing stops the catch-up with :class:`UnknownEventTopic`, before its page is
+applied: never a silent skip."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.persistence import Notification
+from eventsourcing.utils import TopicError, construct_topic, resolve_topic
 
 from ledger.application import VoucherLedger
 from ledger.clock import local_date
@@ -17,6 +24,47 @@ from projections.chain import chain_head, extend
 from projections.store import Page, ReadModelStore, RecentRows
 
 Progress = Callable[[int, int], None]  # (applied so far, position reached)
+
+
+class UnknownEventTopic(TopicError):
+    """A stored event's topic names no class: a module or class moved without its old topic
+    registered in ``ledger.topics``, or the log holds an event this code never wrote."""
+
+    def __init__(self, topic: str, position: int, reason: str) -> None:
+        self.topic = topic
+        self.position = position
+        super().__init__(
+            f"the event at log position {position} has topic {topic!r}, which no read model "
+            f"or aggregate can resolve ({reason}); if its class moved, register the old topic "
+            "in ledger/topics.py"
+        )
+
+
+class TopicSorter:
+    """Which stored topics to decode: those some read model applies, directly or through an
+    old topic registered for a moved class. Each topic is resolved once (per catch-up), and
+    one that resolves to no class is an :class:`UnknownEventTopic`."""
+
+    def __init__(self, wanted: frozenset[str]) -> None:
+        self.wanted = wanted
+        self.verdicts: dict[str, bool] = {}
+
+    def wants(self, notification: Notification) -> bool:
+        topic = notification.topic
+        verdict = self.verdicts.get(topic)
+        if verdict is None:
+            verdict = topic in self.wanted or self._resolves_to_wanted(topic, notification.id)
+            self.verdicts[topic] = verdict
+        return verdict
+
+    def _resolves_to_wanted(self, topic: str, position: int) -> bool:
+        try:
+            found = resolve_topic(topic)
+        except TopicError as e:
+            raise UnknownEventTopic(topic, position, str(e)) from None
+        if not isinstance(found, type):
+            raise UnknownEventTopic(topic, position, f"it names {found!r}, not an event class")
+        return construct_topic(found) in self.wanted
 
 
 class ProjectionRunner:
@@ -53,7 +101,8 @@ class ProjectionRunner:
         recent = RecentRows()
         # Decode once, and only what some read model applies (command records, for one, are
         # a third of a busy log and no read model's business).
-        wanted = frozenset().union(*(rm.topics for rm in self.store.read_models))
+        sorter = TopicSorter(frozenset().union(*(rm.topics for rm in self.store.read_models)))
+        wants = sorter.wants
         decode = self.app.mapper.to_domain_event
         while True:
             notifications = self.app.recorder.select_notifications(
@@ -64,10 +113,13 @@ class ProjectionRunner:
             finished = False
             if until is None:
                 decoded: list[tuple[int, Any]] = [
-                    (n.id, decode(n)) for n in notifications if n.topic in wanted
+                    (n.id, decode(n)) for n in notifications if wants(n)
                 ]
             else:
-                # The recorded time is inside each event: decode them all to find the cut.
+                # The recorded time is inside each event: decode them all to find the cut
+                # (an unknown topic raising its named error first, as above).
+                for n in notifications:
+                    wants(n)
                 stamped: list[tuple[Notification, Any]] = [(n, decode(n)) for n in notifications]
                 cut = next((i for i, (_, e) in enumerate(stamped) if e.timestamp > until), None)
                 if cut is not None:
@@ -75,7 +127,7 @@ class ProjectionRunner:
                 if not stamped:
                     break
                 notifications = [n for n, _ in stamped]
-                decoded = [(n.id, e) for n, e in stamped if n.topic in wanted]
+                decoded = [(n.id, e) for n, e in stamped if wants(n)]
             if business_day is not None:
                 decoded = [(i, e) for i, e in decoded if local_date(e.at) <= business_day]
             first, last = notifications[0].id, notifications[-1].id
