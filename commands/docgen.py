@@ -140,6 +140,96 @@ def commands_md() -> str:
     return "\n".join(out)
 
 
+# Which code wins when several apply: the order in which the write path checks (commands/batch.py,
+# commands/envelope.py, ledger/application.py, ledger/handlers/). tests/unit/test_error_codes.py
+# proves the notable cases; change both when the order changes.
+PRECEDENCE = [
+    "## Which code wins when several apply",
+    "",
+    "A command is refused with the **first** check that fails, so when several codes would",
+    "apply, the one checked first is given. The checks run in this order:",
+    "",
+    "1. **The input** (exit 2), before the ledger is read. A batch file is checked whole first:",
+    "   if any line is malformed, every malformed line is reported and no line runs, so a",
+    "   malformed line wins over every rule. Within a line: `malformed-json`; then `command`",
+    "   (`missing-field`, `unknown-command`); then the envelope fields `at`, `actor` and",
+    "   `command_id` in the order the line gives them; then `unknown-field` (the first unknown",
+    "   field in alphabetical order); then the command's fields in the order",
+    "   [commands.md](commands.md) lists them, each `missing-field` or its value's code",
+    "   (`invalid-amount`, `invalid-credit-code`, `invalid-date`, ...); then checks across",
+    "   fields.",
+    "2. **The actor's role**: `not-permitted` (with a roles file), before anything about the",
+    "   command itself; the refusal is recorded.",
+    "3. **The command id**: `command-id-reused`. The same id with the same content returns the",
+    "   original events without checking any rule again (even if the entity has been barred",
+    "   since).",
+    "4. **The command's own checks**, as a rule in this order (the table below gives the",
+    "   exact order for the common commands):",
+    "   1. what the command names exists: the programme (`programme-not-open`, `unknown-policy`,",
+    "      `unknown-instrument`), the voucher (`unknown-voucher`), the redemption, case,",
+    "      payment, round or claim (`unknown-redemption`, `unknown-case`, `unknown-payment`,",
+    "      `no-applications`, `unknown-claim`, ...);",
+    "   2. a repeat of a business reference (an invoice number, a registration, a supplier",
+    "      list, a settlement) is accepted with no events if it is the same, refused",
+    "      (`duplicate-reference`, `already-registered`, `supplier-list-already-published`) if",
+    "      not; a repeat is not checked again against the rules below (publishing the same",
+    "      supplier list again is the exception: its suppliers are checked first);",
+    "   3. the business date: `outside-programme-year`, for a voucher `voucher-expired`;",
+    "   4. the parties are registered and eligible: `applicant-not-registered`,",
+    "      `supplier-not-registered`, then `applicant-not-eligible`, `supplier-not-eligible`;",
+    "   5. their standing (CD-11, CD-3): `entity-debarred` before `credit-record-in-lookback`;",
+    "   6. the command's specific rules, in the order given below for the common commands.",
+    "5. **Concurrency**: a command that loses a race with another writer is checked again",
+    "   against the new state, so it may then be refused by a rule (the other writer took the",
+    "   last place: `quota-exhausted`). `concurrency-conflict` is given only when it kept",
+    "   losing.",
+    "",
+    "Order of the checks in the common commands (the first that fails gives the code):",
+    "",
+    "| command | checks, in order |",
+    "| --- | --- |",
+    "| `apply-inclusive` | `programme-not-open`, `outside-programme-year`,"
+    " `applicant-not-registered`, `applicant-not-eligible`, `entity-debarred`,"
+    " `credit-record-in-lookback`, `already-holds-voucher-this-year`,"
+    " `instruments-mutually-exclusive`, `quota-exhausted` |",
+    "| `apply-special` | `programme-not-open`, `outside-programme-year`,"
+    " `applicant-not-registered`, `applicant-not-eligible`, `entity-debarred`,"
+    " `credit-record-in-lookback`, `already-holds-voucher-this-year`,"
+    " `instruments-mutually-exclusive`, `round-closed`, `already-applied`,"
+    " `spend-below-lowest-tier`, `missing-evidence`, `duplicate-funding` |",
+    "| `redeem` | `unknown-voucher`, `duplicate-reference` (a same-invoice repeat is accepted"
+    " here), `invalid-date` (service after the redemption's date; exit 2),"
+    " `voucher-not-redeemable`, `voucher-cancelled`, `voucher-expired`,"
+    " `service-not-eligible`, `supplier-not-registered`, the holder's standing then the"
+    " supplier's (`entity-debarred`, `credit-record-in-lookback`), `supplier-not-listed`,"
+    " `affiliated-parties`, `voucher-exhausted`, `exceeds-deduction-limit`,"
+    " `exceeds-remaining-value` |",
+    "| `claim-reimbursement` | `unknown-redemption`, the supplier's standing,"
+    " `already-claimed`, `missing-evidence` |",
+    "| `reimburse` | `unknown-redemption`, `supplier-not-registered`, the supplier's standing,"
+    " `already-reimbursed`, `not-claimed` |",
+    "| `publish-supplier-list` | `programme-not-open`, `period-outside-programme-year`, then"
+    " supplier by supplier in the order given: `supplier-not-registered`,"
+    " `supplier-not-eligible`, standing; then `supplier-list-already-published` |",
+    "| `demand-clawback` | `unknown-case`, `unknown-payment` / `unknown-voucher` (payments"
+    " first), `nothing-to-claw-back`, `not-the-entitys`, `clawback-exceeds-paid` |",
+    "",
+    "Notable consequences:",
+    "",
+    "- A redemption that is over the deduction limit **and** at a barred supplier is refused",
+    "  `entity-debarred`: standing comes before the amount rules.",
+    "- A redemption with a voucher cancelled by a fraud finding against its holder is refused",
+    "  `voucher-cancelled`, not `entity-debarred`: the voucher is checked before anyone's",
+    "  standing (and before the supplier is looked up).",
+    "- A unit that already holds its inclusive voucher and applies again after the quota is",
+    "  gone is refused `already-holds-voucher-this-year`, not `quota-exhausted`; a barred",
+    "  unit applying then is refused `entity-debarred`.",
+    "- When both the holder and the supplier are barred, the message names the holder.",
+    "- A batch with one malformed line stores nothing and reports only the malformed lines",
+    "  (exit 2), even if other lines would be refused by a rule.",
+]
+
+
 def errors_md() -> str:
     out = [
         "# Error codes",
@@ -162,6 +252,7 @@ def errors_md() -> str:
         "| --- | --- |",
     ]
     out += [f"| `{code}` | {text} |" for code, text in RULE_REJECTIONS.items()]
+    out += ["", *PRECEDENCE]
     return "\n".join(out) + "\n"
 
 
