@@ -1,12 +1,14 @@
 """``voucher-ledger``: a thin entrypoint. It parses arguments into the same command objects the
 JSON Lines runner uses, executes them, brings the read models up to date and prints.
 
-Exit codes: 0 accepted, 1 rejected by a rule, 2 malformed input, 3 database unavailable.
+Exit codes: 0 accepted, 1 rejected by a rule, 2 malformed input, 3 database unavailable, 4 a
+file or folder could not be read or written.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import json
 import os
@@ -18,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,6 +40,7 @@ from projections import reports
 from projections.store import ReadModelStore
 
 EXIT_UNAVAILABLE = 3  # the database could not be reached or used
+EXIT_FILE = 4  # a file or folder (an input file, an export folder) could not be read or written
 
 USERS = {
     "clerk": "programme office",
@@ -179,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
             for label, names in groups
         )
         + "\nExit codes: 0 accepted, 1 rejected by a rule, 2 malformed input, 3 database"
-        " unavailable."
+        " unavailable, 4 a file or folder could not be read or written."
     )
     parser = argparse.ArgumentParser(
         prog="voucher-ledger",
@@ -434,9 +437,9 @@ class _ledger:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    if not args.file.is_file():
-        sys.stderr.write(f"voucher-ledger run: no such file {args.file}\n")
-        return EXIT_MALFORMED
+    # Opened before the ledger, so that a mistyped path creates no database: a missing or
+    # unreadable file is reported with the operating system's reason (exit 4).
+    args.file.open("rb").close()
     with _ledger(args) as ledger:
         return run_batch(
             ledger,
@@ -544,9 +547,10 @@ def _audit_verify(args: argparse.Namespace, out: TextIO) -> int:
 
     kept = None
     if args.digest:
+        text = args.digest.read_text(encoding="utf-8")  # unreadable: a file error (exit 4)
         try:
-            kept = Digest.from_json(json.loads(args.digest.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError) as e:
+            kept = Digest.from_json(json.loads(text))
+        except (ValueError, KeyError) as e:
             raise InvalidInput("invalid-value", f"--digest: unreadable digest ({e})") from None
     with _ledger(args, read_only=True) as ledger:
         verdict = verify(ledger.app.recorder, ledger.store.engine, kept)
@@ -581,9 +585,17 @@ def _audit_history(args: argparse.Namespace, out: TextIO) -> int:
 def _audit_export(args: argparse.Namespace, out: TextIO) -> int:
     from commands.audit import export_pack
 
+    if args.directory.exists() and not args.directory.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(args.directory))
     with _ledger(args, read_only=True) as ledger:
         progress = _progress(ledger, sys.stderr)
-        manifest = export_pack(ledger, args.directory, progress)
+        try:
+            manifest = export_pack(ledger, args.directory, progress)
+        except OSError as e:
+            if e.filename is not None or isinstance(e, BrokenPipeError):
+                raise
+            # A write that failed part-way (a full disk, say) names no file: name the folder.
+            raise OSError(e.errno, e.strerror or str(e), str(args.directory)) from e
     _end_progress(progress)
     out.write(
         f"audit pack in {args.directory}: {manifest['events']:,} events, "
@@ -595,6 +607,9 @@ def _audit_export(args: argparse.Namespace, out: TextIO) -> int:
 def _audit_verify_export(args: argparse.Namespace, out: TextIO) -> int:
     from commands.audit import verify_pack
 
+    # A folder that is not there is a file error (exit 4), not a pack that fails to verify.
+    with os.scandir(args.directory):
+        pass
     problems = verify_pack(args.directory)
     for problem in problems:
         out.write(problem + "\n")
@@ -656,32 +671,95 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     return run_demo(Path(getattr(args, "db", None) or "voucher-ledger-demo.db"), out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+class _Output:
+    """Standard output as the handlers see it: a failed write says that it was this one's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as e:
+            if e.filename is None and not isinstance(e, BrokenPipeError):
+                e.filename = "standard output"
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _file_problem(e: OSError) -> str:
+    """A file-system error as what it is: the path and the operating system's reason."""
+    if e.filename is None:
+        return f"file error: {e.strerror or e}"
+    where = str(e.filename) + (f" -> {e.filename2}" if e.filename2 is not None else "")
+    return f"file error: {where}: {e.strerror or e}"
+
+
+def _discard_stdout() -> None:
+    """Python's recipe for a closed pipe: point stdout at devnull, so that the interpreter's
+    last flush of what is still buffered cannot fail again ("Exception ignored ...")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # not a real file (e.g. captured by a test): nothing will flush it at exit
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.actor = getattr(args, "actor", None) or _default_actor()
     args.format = getattr(args, "format", None) or "table"
     try:
-        return int(args.handler(args, sys.stdout))
+        return int(args.handler(args, cast(TextIO, _Output(sys.stdout))))
     except PolicyFileError as e:
         sys.stderr.write(f"voucher-ledger: invalid policy file: {e}\n")
         return EXIT_MALFORMED
-    except (PersistenceError, SQLAlchemyError, OSError) as e:
-        # The database is unreachable or refuses us: say so, without a traceback (and without
+    except (PersistenceError, SQLAlchemyError) as e:
+        # The database is unreachable or refuses us (the drivers' own errors, an unopenable
+        # SQLite file included, arrive as these): say so, without a traceback (and without
         # the password, which never appears in the location or these messages).
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         sys.stderr.write(f"voucher-ledger: the ledger database is unavailable: {first_line}\n")
         return EXIT_UNAVAILABLE
-    except BrokenPipeError:
-        # The reader (e.g. `head`) stopped reading: not an error of ours.
-        sys.stderr.close()
-        return EXIT_OK
     except InvalidInput as e:
         sys.stderr.write(f"voucher-ledger: invalid input ({e.code}): {e.message}\n")
         return EXIT_MALFORMED
     except Rejected as e:
         sys.stderr.write(f"voucher-ledger: rejected ({e.code}): {e.message}\n")
         return EXIT_REJECTED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    output_failed = False
+    try:
+        try:
+            return _main(argv)
+        finally:
+            # Flushed here, so that a closed pipe shows now and not in the interpreter's last
+            # flush (which would print "Exception ignored ... BrokenPipeError").
+            try:
+                sys.stdout.flush()
+            except OSError:
+                output_failed = True
+                raise
+    except BrokenPipeError:
+        # The reader (e.g. `head`) stopped reading: not an error of ours.
+        _discard_stdout()
+        return EXIT_OK
+    except OSError as e:
+        # A file or folder that could not be read or written (an input file, an export folder,
+        # our own output on a full disk) — never "the database is unavailable": the database
+        # drivers' errors, an unopenable SQLite file included, are caught above as theirs.
+        if output_failed:
+            _discard_stdout()
+            if e.filename is None:
+                e.filename = "standard output"
+        sys.stderr.write(f"voucher-ledger: {_file_problem(e)}\n")
+        return EXIT_FILE
 
 
 if __name__ == "__main__":
