@@ -109,7 +109,7 @@ def run_batch(
             out.write(dumps(_failure(number, error)) + "\n")
         return EXIT_MALFORMED
 
-    rejected = False
+    rejected = late_malformed = False
     repeated = 0
     for count, (number, command) in enumerate(parsed(), start=1):
         assert isinstance(command, Given)
@@ -119,6 +119,11 @@ def run_batch(
             events = execute(ledger.app, command, ledger.roles)
         except Rejected as e:
             rejected = True
+            out.write(dumps(_failure(number, e)) + "\n")
+        except InvalidInput as e:
+            # Found only when the line ran (a date that contradicts the ledger's facts): the
+            # line is refused like a rejected one, and the batch goes on.
+            late_malformed = True
             out.write(dumps(_failure(number, e)) + "\n")
         else:
             out.write(
@@ -130,4 +135,6 @@ def run_batch(
     ledger.runner.catch_up()
     if resume and err is not None:
         err.write(f"resumed: {repeated} lines were applied already and were not applied again\n")
+    if late_malformed:
+        return EXIT_MALFORMED
     return EXIT_REJECTED if rejected else EXIT_OK

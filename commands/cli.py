@@ -152,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "debarment-status",
                 "debarments",
                 "receivables",
-                "explain",
             ],
         ),
+        ("explanations", ["explain"]),
         (
             "auditors",
             [

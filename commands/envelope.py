@@ -49,17 +49,13 @@ def declaration(name: Any) -> type[Command]:
     return found
 
 
-def read_file(value: Any, spec: FieldSpec) -> Any:
-    """A file-shaped field names a file: the boundary reads it, the ledger sees the content."""
+def read_file(value: Any) -> Any:
+    """A file-shaped field names a file: the boundary reads it, the ledger sees the content.
+    A file that cannot be read is the caller's file-system error (``OSError``), not input."""
     if not isinstance(value, str) or not value.strip():
         return value  # the field's parser refuses it
     path = Path(value)
-    try:
-        return p.FileContent(path.name, path.read_bytes())
-    except OSError as e:
-        raise InvalidInput(
-            "invalid-value", f"{spec.name}: cannot read {value}: {e.strerror}", field=spec.name
-        ) from None
+    return p.FileContent(path.name, path.read_bytes())
 
 
 def parse_command(
@@ -82,7 +78,7 @@ def parse_command(
                 envelope[key] = spec.parse(value, key)
             continue
         field = declared.spec(key)
-        fields[key] = read_file(value, field) if field and field.shape == "file" else value
+        fields[key] = read_file(value) if field and field.shape == "file" else value
     command = declared.from_json(fields)
     # A caller-given command id (or a batch line's) makes the command idempotent.
     command_id = envelope.get("command_id") or default_command_id

@@ -31,7 +31,7 @@ from eventsourcing.utils import Environment, EnvType, get_topic
 from ledger.clock import local_date
 from ledger.enforcement import Case, EntityRecord
 from ledger.entities import Applicant, Supplier
-from ledger.errors import Rejected
+from ledger.errors import Rejected, RejectionCode
 from ledger.events import AccessLog, CommandRecord, Context, Events
 from ledger.finance import BankStatement
 from ledger.handlers import HANDLERS
@@ -84,7 +84,7 @@ class VoucherLedger(Application[UUID]):
 
     # ---- plumbing ------------------------------------------------------------------------
 
-    def load(self, cls: type[A], aggregate_id: UUID, code: str, message: str) -> A:
+    def load(self, cls: type[A], aggregate_id: UUID, code: RejectionCode, message: str) -> A:
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -197,7 +197,7 @@ class VoucherLedger(Application[UUID]):
                 payments.append(event.reference)
             else:
                 statements[event.originator_id] = True
-        unmatched = [i for i in statements if self.load(BankStatement, i, "", "").unmatched()]
+        unmatched = [i for i in statements if self.repository.get(i).unmatched()]
         return payments, unmatched
 
     def events_of(self, *classes: type[Any]) -> Iterator[Any]:

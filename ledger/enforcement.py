@@ -188,7 +188,10 @@ class EntityRecord(LedgerAggregate):
         if record is None:
             raise Rejected("unknown-credit-record", f"no credit record {reference}")
         if ended_on < record.listed_from:
-            raise Rejected("invalid-period", f"{reference} cannot end before {record.listed_from}")
+            raise Rejected(
+                "credit-record-ends-before-start",
+                f"{reference} cannot end before {record.listed_from}",
+            )
         self.trigger_event(
             self.CreditRecordEnded, reference=reference, ended_on=ended_on, **ctx.fields()
         )

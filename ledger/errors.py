@@ -85,6 +85,7 @@ RejectionCode = Literal[
     "round-finalised",
     "entity-debarred",
     "credit-record-in-lookback",
+    "credit-record-ends-before-start",
     "voucher-cancelled",
     "unknown-credit-record",
     "case-exists",
@@ -227,6 +228,7 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
         "The entity is barred under a fraud case; the message gives the case and the first "
         "day it is free again (CD-11)."
     ),
+    "credit-record-ends-before-start": "A credit record cannot end before it was listed.",
     "credit-record-in-lookback": (
         "A serious-dishonesty listing or major safety accident falls within the credit lookback "
         "window (CD-3)."

@@ -10,7 +10,7 @@ from uuid import UUID
 from ledger.aggregate import LedgerAggregate
 from ledger.clock import business_year
 from ledger.entities import Applicant, Supplier
-from ledger.errors import InvalidInput, Rejected
+from ledger.errors import InvalidInput, Rejected, RejectionCode
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
 from ledger.policy import Instrument, Policy, policy_from_mapping
@@ -113,7 +113,9 @@ class Programme(LedgerAggregate):
         """CD-2 (QD-1): the kinds of supplier, in the cities, the policy names."""
         self._require_eligible(supplier, "suppliers", "supplier-not-eligible")
 
-    def _require_eligible(self, entity: Applicant | Supplier, section: str, code: str) -> None:
+    def _require_eligible(
+        self, entity: Applicant | Supplier, section: str, code: RejectionCode
+    ) -> None:
         cities = self.policy.value(f"{section}.cities")
         kinds = self.policy.value(f"{section}.kinds")
         if entity.city not in cities or entity.kind not in kinds:

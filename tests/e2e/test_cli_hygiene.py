@@ -195,16 +195,7 @@ def test_an_unwritable_export_folder_and_a_missing_input_file_exit_4_naming_the_
         (["run", "{folder}"], "{folder}", "Is a directory"),
         (["audit", "verify", "--digest", "{missing}"], "{missing}", "No such file or directory"),
         (["audit", "verify-export", "{missing}"], "{missing}", "No such file or directory"),
-        pytest.param(
-            ["finance", "import-statement", "{missing}"],
-            "{missing}",
-            "No such file or directory",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="commands/envelope.py read_file turns the OSError into invalid-value "
-                "(exit 2); left to the typed-command work of issue 14",
-            ),
-        ),
+        (["finance", "import-statement", "{missing}"], "{missing}", "No such file or directory"),
     ],
     ids=["export-over-a-file", "run-a-folder", "digest", "verify-export", "import-statement"],
 )
@@ -329,11 +320,6 @@ def _resolve(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Argu
     return parser
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the top-level list puts explain under 'reports (all take --as-of)', and explain "
-    "takes no --as-of: the command groups are being redeclared (issue 14)",
-)
 def test_the_command_list_in_the_main_help_names_what_each_command_takes(
     parser: argparse.ArgumentParser,
 ) -> None:

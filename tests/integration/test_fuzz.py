@@ -51,7 +51,7 @@ def command_lines(draw: st.DrawFn) -> str:
         return draw(st.text(max_size=60).filter(lambda t: "\n" not in t and "\r" not in t))
     fields = draw(st.dictionaries(st.sampled_from(FIELD_NAMES), VALUES, max_size=6))
     if kind == "command":
-        fields["command"] = draw(st.sampled_from(sorted(DECLARATIONS) + ["nope"]))
+        fields["command"] = draw(st.sampled_from([*sorted(DECLARATIONS), "nope"]))
     return json.dumps(fields, default=str)
 
 

@@ -164,7 +164,7 @@ def test_importing_the_same_statement_twice_changes_nothing() -> None:
 
 def test_exceptions_stay_open_until_resolved() -> None:
     world = World(in_memory_ledger(), applicants=1, suppliers=1)
-    refs = instructions(world, 1)
+    instructions(world, 1)
     import_lines(world, [line(2, "NOTHING", Decimal("5.00"), name="陌生人")])
     events = world.app.execute(at(4, 20), Reconcile())
     (raised,) = [e for e in events if type(e).__qualname__ == "ReconciliationException.Opened"]
