@@ -24,7 +24,6 @@ from ledger.explain import (
     explain_voucher,
 )
 from ledger.ids import parse_credit_code
-from ledger.special import SpecialRound
 from ledger.supplier_subsidy import GreenAward
 from ledger.voucher import Voucher
 from projections.claim_views import claims
@@ -113,7 +112,11 @@ def explain(ledger: Ledger, subject: str) -> list[str]:
 def _special(ledger: Ledger, applicant: str, programmes: list[str]) -> list[str]:
     found = []
     for programme in programmes:
-        events: list[Any] = list(ledger.app.events.get(SpecialRound.id_for(programme, "special")))
+        try:
+            round_id = ledger.app.special_round(programme).id
+        except Rejected:
+            continue  # no ranked round in that programme
+        events: list[Any] = list(ledger.app.events.get(round_id))
         text = explain_special_application(events, applicant) if events else None
         if text:
             found.append(text)

@@ -37,7 +37,7 @@ from ledger.finance import BankStatement
 from ledger.handlers import HANDLERS
 from ledger.ids import stable_id
 from ledger.payment import PaymentInstruction
-from ledger.policy import Instrument, Policy
+from ledger.policy import PRO_RATA_CLAIM_SUBSIDY, RANKED_TIER_GRANT, Instrument, Policy
 from ledger.pro_rata import ClaimRound
 from ledger.programme import Programme
 from ledger.special import SpecialRound
@@ -326,20 +326,18 @@ class VoucherLedger(Application[UUID]):
 
     # ---- special vouchers (CD-5, CD-9, CD-12, CD-13) ---------------------------------------
 
-    SPECIAL = "special"
-
     def special_round(self, programme_name: str) -> SpecialRound:
+        """The programme's ranked round (CD-5, CD-9), under its instrument's name."""
+        terms = self.programme_terms(programme_name)
+        instrument = terms.policy.instrument_of_type(RANKED_TIER_GRANT)
         return self.load(
             SpecialRound,
-            SpecialRound.id_for(programme_name, self.SPECIAL),
+            SpecialRound.id_for(terms.name, instrument.name),
             "no-applications",
-            f"the {programme_name} special round has no applications yet",
+            f"the {programme_name} {instrument.name} round has no applications yet",
         )
 
     # ---- supplier subsidy (CD-6, CD-10) and green award (CD-7) ----------------------------
-
-    SUPPLIER_SUBSIDY = "supplier_subsidy"
-    GREEN = "green"
 
     def supplier_year(self, ctx: Context, policy: str, supplier: str, year: int) -> SupplierYear:
         found: SupplierYear | None = self.find(SupplierYear.id_for(policy, supplier, year))
@@ -357,12 +355,7 @@ class VoucherLedger(Application[UUID]):
 
     def pro_rata_terms(self, programme_name: str) -> tuple[Programme, Instrument]:
         terms = self.programme_terms(programme_name)
-        for instrument in terms.policy.instruments.values():
-            if instrument.type == "pro-rata-claim-subsidy":
-                return terms, instrument
-        raise Rejected(
-            "unknown-instrument", f"programme {terms.name} takes no claims of service contracts"
-        )
+        return terms, terms.policy.instrument_of_type(PRO_RATA_CLAIM_SUBSIDY)
 
     def claim_round(self, programme_name: str) -> ClaimRound:
         terms, instrument = self.pro_rata_terms(programme_name)

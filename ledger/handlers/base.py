@@ -16,10 +16,6 @@ Handler = Callable[["VoucherLedger", Context, Any], Events]
 
 HANDLERS: dict[type[Command], Handler] = {}
 
-# The special round's instrument in the bundled policies; a later step addresses instruments
-# by type rather than by name.
-SPECIAL = "special"
-
 
 def handles(
     declaration: type[C],

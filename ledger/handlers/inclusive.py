@@ -17,6 +17,7 @@ from ledger.handlers.examples import (
 )
 from ledger.payment import PaymentInstruction
 from ledger.policy import (
+    DEDUCTION_VOUCHER,
     EVIDENCE_KINDS,
     KNOWN_SERVICES,
 )
@@ -47,7 +48,7 @@ def apply_for_voucher(app: VoucherLedger, ctx: Context, cmd: ApplyInclusive) -> 
     """First come, first served: the order in which applications are stored is the
     submission order (CD-8)."""
     programme = app.programme(cmd.programme)
-    instrument = programme.policy.instrument("inclusive")
+    instrument = programme.policy.instrument_of_type(DEDUCTION_VOUCHER)
     programme.require_in_year(ctx)
     applicant = app.applicant(cmd.applicant)
     programme.require_eligible_applicant(applicant)

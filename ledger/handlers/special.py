@@ -11,13 +11,15 @@ from eventsourcing.domain import Aggregate
 
 from ledger import parsers as p
 from ledger.events import Context, Events
-from ledger.handlers.base import SPECIAL, handles
+from ledger.handlers.base import handles
 from ledger.handlers.examples import (
     SPECIAL_EVIDENCE,
 )
 from ledger.payment import PaymentInstruction
 from ledger.policy import (
     EVIDENCE_KINDS,
+    RANKED_TIER_GRANT,
+    Instrument,
 )
 from ledger.programme import Programme
 from ledger.special import SpecialRound
@@ -33,6 +35,15 @@ FUNDING_DECLARATION_SOURCES = ("city", "district", "province", "national")
 def _special(app: VoucherLedger, programme_name: str) -> tuple[Programme, SpecialRound]:
     terms = app.programme_terms(programme_name)
     return terms, app.special_round(terms.name)
+
+
+def _ranked(terms: Programme) -> Instrument:
+    """The programme's ranked-tier grant (the special voucher, CD-5), whatever its name."""
+    return terms.policy.instrument_of_type(RANKED_TIER_GRANT)
+
+
+def _is_ranked_round(terms: Programme, round_name: str | None) -> bool:
+    return round_name is None or round_name == _ranked(terms).name
 
 
 @command(
@@ -74,14 +85,14 @@ class ApplySpecial(Command):
 @handles(ApplySpecial)
 def apply_special(app: VoucherLedger, ctx: Context, cmd: ApplySpecial) -> Events:
     programme = app.programme(cmd.programme)
-    instrument = programme.policy.instrument(SPECIAL)
+    instrument = _ranked(programme)
     programme.require_in_year(ctx)
     applicant = app.applicant(cmd.applicant)
     programme.require_eligible_applicant(applicant)
     app.require_standing(programme, applicant.credit_code, ctx)
     programme.require_may_hold(instrument, applicant.credit_code)
-    existing = app.find(SpecialRound.id_for(programme.name, SPECIAL))
-    round_ = existing or SpecialRound.open(ctx, programme.name, SPECIAL)
+    existing = app.find(SpecialRound.id_for(programme.name, instrument.name))
+    round_ = existing or SpecialRound.open(ctx, programme.name, instrument.name)
     round_.receive(
         ctx,
         instrument,
@@ -109,7 +120,7 @@ class RankSpecial(Command):
 @handles(RankSpecial)
 def rank_special(app: VoucherLedger, ctx: Context, cmd: RankSpecial) -> Events:
     terms, round_ = _special(app, cmd.programme)
-    round_.rank_applications(ctx, terms.policy.instrument(SPECIAL))
+    round_.rank_applications(ctx, _ranked(terms))
     return app.commit(round_)
 
 
@@ -138,9 +149,7 @@ class ReviewSpecial(Command):
 @handles(ReviewSpecial)
 def review_special(app: VoucherLedger, ctx: Context, cmd: ReviewSpecial) -> Events:
     terms, round_ = _special(app, cmd.programme)
-    round_.review(
-        ctx, terms.policy.instrument(SPECIAL), cmd.applicant, (cmd.outcome == "pass"), cmd.reason
-    )
+    round_.review(ctx, _ranked(terms), cmd.applicant, (cmd.outcome == "pass"), cmd.reason)
     return app.commit(round_)
 
 
@@ -167,7 +176,7 @@ class PublishSpecialPlan(Command):
 @handles(PublishSpecialPlan)
 def publish_special_plan(app: VoucherLedger, ctx: Context, cmd: PublishSpecialPlan) -> Events:
     terms, round_ = _special(app, cmd.programme)
-    round_.publish_plan(ctx, terms.policy.instrument(SPECIAL), cmd.notice_from, cmd.notice_to)
+    round_.publish_plan(ctx, _ranked(terms), cmd.notice_from, cmd.notice_to)
     return app.commit(round_)
 
 
@@ -190,17 +199,19 @@ class RaiseObjection(Command):
     objection: str = arg(p.text(64), "objection reference")
     applicant: str = arg(p.credit_code, "the applicant (or supplier) objected to")
     grounds: str = arg(p.text(), "grounds of the objection")
-    round: str = arg(
+    round: str | None = arg(
         p.text(20),
-        "the round: special (default) or a supplier-subsidy round such as R1",
-        default="special",
+        "the round: the special round (default, or its instrument's name) or a "
+        "supplier-subsidy round such as R1",
+        default=None,
     )
 
 
 @handles(RaiseObjection)
 def raise_objection(app: VoucherLedger, ctx: Context, cmd: RaiseObjection) -> Events:
     """Against an applicant of the special round, or a supplier of a subsidy round."""
-    if cmd.round != SPECIAL:
+    if not _is_ranked_round(app.programme_terms(cmd.programme), cmd.round):
+        assert cmd.round is not None
         supplier_round = app.supplier_round(cmd.programme, cmd.round)
         supplier_round.raise_objection(ctx, cmd.objection, cmd.applicant, cmd.grounds)
         return app.commit(supplier_round)
@@ -229,24 +240,24 @@ class ResolveObjection(Command):
     objection: str = arg(p.text(64), "objection reference")
     outcome: str = arg(p.choice("upheld", "dismissed"), "upheld / dismissed")
     reason: str = arg(p.text(), "why")
-    round: str = arg(
+    round: str | None = arg(
         p.text(20),
-        "the round: special (default) or a supplier-subsidy round such as R1",
-        default="special",
+        "the round: the special round (default, or its instrument's name) or a "
+        "supplier-subsidy round such as R1",
+        default=None,
     )
 
 
 @handles(ResolveObjection)
 def resolve_objection(app: VoucherLedger, ctx: Context, cmd: ResolveObjection) -> Events:
     upheld = cmd.outcome == "upheld"
-    if cmd.round != SPECIAL:
+    if not _is_ranked_round(app.programme_terms(cmd.programme), cmd.round):
+        assert cmd.round is not None
         supplier_round = app.supplier_round(cmd.programme, cmd.round)
         supplier_round.resolve_objection(ctx, cmd.objection, upheld, cmd.reason)
         return app.commit(supplier_round)
     terms, round_ = _special(app, cmd.programme)
-    round_.resolve_objection(
-        ctx, terms.policy.instrument(SPECIAL), cmd.objection, upheld, cmd.reason
-    )
+    round_.resolve_objection(ctx, _ranked(terms), cmd.objection, upheld, cmd.reason)
     return app.commit(round_)
 
 
@@ -270,7 +281,7 @@ def finalise_special(app: VoucherLedger, ctx: Context, cmd: FinaliseSpecial) -> 
     one-voucher and exclusivity rules (CD-5, CD-13)."""
     programme = app.programme(cmd.programme)
     round_ = app.special_round(programme.name)
-    instrument = programme.policy.instrument(SPECIAL)
+    instrument = _ranked(programme)
     plan = round_.require_finalisable(ctx)
     touched: list[Aggregate] = [round_, programme]
     numbers: dict[str, str] = {}

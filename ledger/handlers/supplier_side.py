@@ -11,11 +11,12 @@ from eventsourcing.domain import Aggregate
 from ledger import parsers as p
 from ledger.errors import Rejected
 from ledger.events import Context, Events
-from ledger.handlers.base import SPECIAL, handles
+from ledger.handlers.base import handles
 from ledger.handlers.examples import (
     SUPPLIER,
 )
 from ledger.payment import PaymentInstruction
+from ledger.policy import ONE_OFF_AWARD, RANKED_TIER_GRANT, SUPPLIER_SUBSIDY
 from ledger.programme import Programme, SupplierList
 from ledger.special import SpecialRound
 from ledger.supplier_subsidy import (
@@ -64,7 +65,7 @@ def apply_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: ApplySupplierS
     inclusive-voucher bills it served, plus special-voucher holders' evidenced spend it
     served. Unlisted (CD-2) and affiliated (CD-3) business is excluded, with reasons."""
     terms = app.programme_terms(cmd.programme)
-    instrument = terms.policy.instrument(app.SUPPLIER_SUBSIDY)
+    instrument = terms.policy.instrument_of_type(SUPPLIER_SUBSIDY)
     terms.require_in_year(ctx)
     base_name = f"{terms.policy.code}-{terms.year - int(instrument.value('base_year_offset'))}"
     if app.find(Programme.id_for(base_name)) is None:
@@ -91,12 +92,13 @@ def apply_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: ApplySupplierS
     )
     special: dict[str, Decimal] = {}
     attributions: list[SpecialSpendAttribution] = []
-    special_round = app.find(SpecialRound.id_for(base.name, SPECIAL))
+    ranked = base.policy.instrument_of_type(RANKED_TIER_GRANT).name
+    special_round = app.find(SpecialRound.id_for(base.name, ranked))
     for holder, amount in sorted(cmd.special_holder_spend.items()):
         reason = None
         if not listed:
             reason = f"supplier-not-listed in {base.year} (CD-2)"
-        elif SPECIAL not in base.holdings.get(holder, ()) or special_round is None:
+        elif ranked not in base.holdings.get(holder, ()) or special_round is None:
             reason = f"not a special-voucher holder of {base.name}"
         elif holder in supplier.affiliated:
             reason = "affiliated-parties (CD-3)"
@@ -142,7 +144,7 @@ class PlanSupplierSubsidy(Command):
 def plan_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: PlanSupplierSubsidy) -> Events:
     terms = app.programme_terms(cmd.programme)
     round_ = app.supplier_round(terms.name, cmd.round)
-    instrument = terms.policy.instrument(app.SUPPLIER_SUBSIDY)
+    instrument = terms.policy.instrument_of_type(SUPPLIER_SUBSIDY)
     cap: Decimal = instrument.value("cap_per_supplier_per_year")
     headrooms = {
         supplier: app.supplier_year(ctx, terms.policy.id, supplier, terms.year).headroom(cap)
@@ -204,7 +206,7 @@ def finalise_supplier_subsidy(
     """CD-10: pay the plan — each grant through the supplier's year, which caps it (CD-6)."""
     terms = app.programme_terms(cmd.programme)
     round_ = app.supplier_round(terms.name, cmd.round)
-    instrument = terms.policy.instrument(app.SUPPLIER_SUBSIDY)
+    instrument = terms.policy.instrument_of_type(SUPPLIER_SUBSIDY)
     lines = round_.require_finalisable(ctx)
     touched: list[Aggregate] = [round_]
     granted: dict[str, Decimal] = {}
@@ -266,7 +268,7 @@ def certify_green_data_centre(
     """CD-7 (免申即享): recording the certification grants the award, once per supplier."""
     terms = app.programme_terms(cmd.programme)
     terms.require_in_year(ctx)
-    instrument = terms.policy.instrument(app.GREEN)
+    instrument = terms.policy.instrument_of_type(ONE_OFF_AWARD)
     supplier = app.supplier(cmd.supplier)
     if supplier.kind not in instrument.value("eligible_kinds"):
         raise Rejected("not-a-data-centre", f"{supplier.credit_code} is a {supplier.kind}")

@@ -124,6 +124,17 @@ class Policy(Value):
             "params": {k: _jsonable(self.value(k)) for k in keys},
         }
 
+    def instrument_of_type(self, kind: str) -> Instrument:
+        """Commands address an instrument by its building block, never by the name a policy
+        file gives it: a city's deduction voucher may be called anything."""
+        found = [i for i in self.instruments.values() if i.type == kind]
+        if len(found) != 1:
+            raise Rejected(
+                "unknown-instrument",
+                f"policy {self.id} has {'no' if not found else 'more than one'} {kind} instrument",
+            )
+        return found[0]
+
     def instrument(self, name: str) -> Instrument:
         try:
             return self.instruments[name]
@@ -290,6 +301,13 @@ _COMMON_INSTRUMENT_KEYS = (
     "exclusive_with",
     "funding_source",
 )
+# The building blocks an instrument can be (see the module's docstring); commands name these.
+DEDUCTION_VOUCHER = "deduction-voucher"
+RANKED_TIER_GRANT = "ranked-tier-grant"
+SUPPLIER_SUBSIDY = "supplier-subsidy"
+ONE_OFF_AWARD = "one-off-award"
+PRO_RATA_CLAIM_SUBSIDY = "pro-rata-claim-subsidy"
+
 _INSTRUMENT_TYPES: dict[str, tuple[str, ...]] = {
     "deduction-voucher": (
         *_COMMON_INSTRUMENT_KEYS,
