@@ -16,7 +16,46 @@ from commands.audit import rebuild_check
 from commands.wiring import Ledger, open_ledger
 from ledger.errors import Rejected
 from ledger.finance import BankStatement, StatementLine
+from ledger.handlers.claims import (
+    AllocateOperatorSubsidy,
+    CityReview,
+    DistrictPreReview,
+    SubmitOperatorClaim,
+)
+from ledger.handlers.enforcement import (
+    DemandClawback,
+    EndCreditListing,
+    LiftDebarment,
+    OffsetClawback,
+    OpenCase,
+    RecordCreditListing,
+    RecordFraudFinding,
+    RecordRepayment,
+    WriteOff,
+)
+from ledger.handlers.finance import ApprovePayment, CancelPayment, RecordSettlement
+from ledger.handlers.inclusive import (
+    ApplyInclusive,
+    ClaimReimbursement,
+    ExpireVouchers,
+    Redeem,
+    Reimburse,
+)
 from ledger.handlers.registration import OpenProgramme, RegisterSupplier
+from ledger.handlers.special import (
+    ApplySpecial,
+    FinaliseSpecial,
+    PublishSpecialPlan,
+    RankSpecial,
+    ReviewSpecial,
+)
+from ledger.handlers.supplier_side import (
+    ApplySupplierSubsidy,
+    CertifyGreenDataCentre,
+    FinaliseSupplierSubsidy,
+    PlanSupplierSubsidy,
+    PublishSupplierSubsidyPlan,
+)
 from ledger.ids import make_credit_code
 from ledger.pro_rata import ClaimLine
 from projections import reports
@@ -70,32 +109,46 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(who=st.integers(0, 7))
     def apply_inclusive(self, who: int) -> None:
         self._try(
-            self.app.apply_for_voucher, at(2, 1), PROGRAMME, "inclusive", self.world.applicants[who]
+            self.app.execute,
+            at(2, 1),
+            ApplyInclusive(programme=PROGRAMME, applicant=self.world.applicants[who]),
         )
 
     @rule(who=st.integers(0, 7), spend=st.integers(400_000, 30_000_000))
     def apply_special(self, who: int, spend: int) -> None:
         self._try(
-            self.app.apply_special,
+            self.app.execute,
             at(2, 2),
-            PROGRAMME,
-            self.world.applicants[who],
-            Decimal(spend),
-            EVIDENCE,
-            {},
+            ApplySpecial(
+                programme=PROGRAMME,
+                applicant=self.world.applicants[who],
+                prior_year_spend=Decimal(spend),
+                evidence=EVIDENCE,
+                other_public_funding={},
+            ),
         )
 
     @rule()
     def run_special_round(self) -> None:
-        if self._try(self.app.rank_special, at(4, 1), PROGRAMME) is None:
+        if self._try(self.app.execute, at(4, 1), RankSpecial(programme=PROGRAMME)) is None:
             return
         instrument = self.app.programme_terms(PROGRAMME).policy.instrument("special")
         for applicant in self.app.special_round(PROGRAMME).review_set(instrument):
-            self._try(self.app.review_special, at(4, 2), PROGRAMME, applicant, True, "ok")
+            self._try(
+                self.app.execute,
+                at(4, 2),
+                ReviewSpecial(
+                    programme=PROGRAMME, applicant=applicant, outcome="pass", reason="ok"
+                ),
+            )
         self._try(
-            self.app.publish_special_plan, at(4, 3), PROGRAMME, date(2025, 4, 3), date(2025, 4, 9)
+            self.app.execute,
+            at(4, 3),
+            PublishSpecialPlan(
+                programme=PROGRAMME, notice_from=date(2025, 4, 3), notice_to=date(2025, 4, 9)
+            ),
         )
-        self._try(self.app.finalise_special, at(4, 10), PROGRAMME)
+        self._try(self.app.execute, at(4, 10), FinaliseSpecial(programme=PROGRAMME))
 
     @rule(n=st.integers(0, 300), supplier=st.integers(0, 2), bill=st.integers(1, 30_000))
     def redeem(self, n: int, supplier: int, bill: int) -> None:
@@ -105,14 +158,16 @@ class LedgerMachine(RuleBasedStateMachine):
         invoice = f"I{len(self.invoices)}"
         when = self._at()
         if self._try(
-            self.app.redeem,
+            self.app.execute,
             when,
-            numbers[n % len(numbers)],
-            self.world.suppliers[supplier],
-            Decimal(bill),
-            invoice,
-            "compute",
-            when.at.date(),
+            Redeem(
+                voucher=numbers[n % len(numbers)],
+                supplier=self.world.suppliers[supplier],
+                bill_amount=Decimal(bill),
+                invoice_number=invoice,
+                service_kind="compute",
+                service_date=when.at.date(),
+            ),
         ):
             self.invoices.append((self.world.suppliers[supplier], invoice))
 
@@ -121,8 +176,14 @@ class LedgerMachine(RuleBasedStateMachine):
         if not self.invoices:
             return
         supplier, invoice = self.invoices[n % len(self.invoices)]
-        self._try(self.app.claim_reimbursement, at(4, 1), supplier, invoice, EVIDENCE)
-        events = self._try(self.app.reimburse, at(4, 2), supplier, invoice)
+        self._try(
+            self.app.execute,
+            at(4, 1),
+            ClaimReimbursement(supplier=supplier, invoice_number=invoice, evidence=EVIDENCE),
+        )
+        events = self._try(
+            self.app.execute, at(4, 2), Reimburse(supplier=supplier, invoice_number=invoice)
+        )
         if events:
             self.payments.append(events[1].reference)  # type: ignore[index]
 
@@ -131,37 +192,53 @@ class LedgerMachine(RuleBasedStateMachine):
         if self.payments:
             ref = self.payments[n % len(self.payments)]
             self._try(
-                self.app.record_settlement,
+                self.app.execute,
                 at(4, 5),
-                ref,
-                self.app.payment(ref).payable,
-                f"B{n}",
-                date(2025, 4, 5),
+                RecordSettlement(
+                    payment=ref,
+                    amount=self.app.payment(ref).payable,
+                    bank_reference=f"B{n}",
+                    value_date=date(2025, 4, 5),
+                ),
             )
 
     @rule(supplier=st.integers(0, 2), fen=st.integers(1, 500_000))
     def fraud_and_clawback(self, supplier: int, fen: int) -> None:
         code = self.world.suppliers[supplier]
         case = f"C-{code[-4:]}"
-        self._try(self.app.open_case, at(5, 1), case, PROGRAMME, code, "fraud")
-        self._try(self.app.record_fraud_finding, at(5, 2), case, date(2025, 5, 2), "x", ["e"])
-        paid = [p for p in self.payments if self.app.payment(p).payee == code]
         self._try(
-            self.app.demand_clawback,
-            at(5, 3),
-            case,
-            Decimal(fen) / 100,
-            paid,
-            [],
-            date(2025, 6, 30),
+            self.app.execute,
+            at(5, 1),
+            OpenCase(case=case, programme=PROGRAMME, entity=code, description="fraud"),
         )
         self._try(
-            self.app.record_repayment,
+            self.app.execute,
+            at(5, 2),
+            RecordFraudFinding(
+                case=case, finding_date=date(2025, 5, 2), finding="x", evidence=["e"]
+            ),
+        )
+        paid = [p for p in self.payments if self.app.payment(p).payee == code]
+        self._try(
+            self.app.execute,
+            at(5, 3),
+            DemandClawback(
+                case=case,
+                amount=Decimal(fen) / 100,
+                payments=paid,
+                vouchers=[],
+                due_date=date(2025, 6, 30),
+            ),
+        )
+        self._try(
+            self.app.execute,
             at(5, 4),
-            case,
-            Decimal(fen) / 300,
-            f"R{fen}",
-            date(2025, 5, 4),
+            RecordRepayment(
+                case=case,
+                amount=Decimal(fen) / 300,
+                bank_reference=f"R{fen}",
+                value_date=date(2025, 5, 4),
+            ),
         )
 
     @rule(who=st.integers(0, 7), years_ago=st.integers(0, 5))
@@ -170,17 +247,21 @@ class LedgerMachine(RuleBasedStateMachine):
         ref = f"L-{who}-{years_ago}"
         start = date(2025 - years_ago, 1, 1)
         if self._try(
-            self.app.record_credit_listing,
+            self.app.execute,
             at(1, 5),
-            code,
-            ref,
-            "serious-dishonesty",
-            "信用中国",
-            start,
-            None,
+            RecordCreditListing(
+                entity=code,
+                reference=ref,
+                kind="serious-dishonesty",
+                source="信用中国",
+                listed_from=start,
+                listed_until=None,
+            ),
         ):
             self._try(
-                self.app.end_credit_listing, at(1, 6), code, ref, date(2025 - years_ago, 6, 1)
+                self.app.execute,
+                at(1, 6),
+                EndCreditListing(entity=code, reference=ref, ended_on=date(2025 - years_ago, 6, 1)),
             )
 
     @rule(n=st.integers(0, 100), cancel=st.booleans())
@@ -188,23 +269,29 @@ class LedgerMachine(RuleBasedStateMachine):
         if self.payments:
             ref = self.payments[n % len(self.payments)]
             if cancel:
-                self._try(self.app.cancel_payment, at(4, 6), ref, "error")
+                self._try(self.app.execute, at(4, 6), CancelPayment(payment=ref, reason="error"))
             else:
-                self._try(self.app.approve_payment, at(4, 6), ref, "ok")
+                self._try(self.app.execute, at(4, 6), ApprovePayment(payment=ref, note="ok"))
 
     @rule(supplier=st.integers(0, 2), n=st.integers(0, 100), fen=st.integers(1, 100_000))
     def correct_a_receivable(self, supplier: int, n: int, fen: int) -> None:
         case = f"C-{self.world.suppliers[supplier][-4:]}"
         if self.payments:
             self._try(
-                self.app.offset_clawback,
+                self.app.execute,
                 at(7, 2),
-                case,
-                self.payments[n % len(self.payments)],
-                None,
+                OffsetClawback(
+                    case=case, payment=self.payments[n % len(self.payments)], amount=None
+                ),
             )
-        self._try(self.app.write_off, at(7, 3), case, Decimal(fen) / 100, "uncollectable", "dir")
-        self._try(self.app.lift_debarment, at(7, 4), case, "appeal", "court")
+        self._try(
+            self.app.execute,
+            at(7, 3),
+            WriteOff(case=case, amount=Decimal(fen) / 100, reason="uncollectable", approver="dir"),
+        )
+        self._try(
+            self.app.execute, at(7, 4), LiftDebarment(case=case, reason="appeal", authority="court")
+        )
 
     @rule(supplier=st.integers(0, 2), holder=st.integers(0, 7), spend=st.integers(1, 9_000_000))
     def supplier_subsidy_round(self, supplier: int, holder: int, spend: int) -> None:
@@ -214,33 +301,53 @@ class LedgerMachine(RuleBasedStateMachine):
         code = self.world.suppliers[supplier]
         if (
             self._try(
-                self.app.apply_supplier_subsidy, at(2, 1, year=2026), "CD-2026", name, code, lines
+                self.app.execute,
+                at(2, 1, year=2026),
+                ApplySupplierSubsidy(
+                    programme="CD-2026", round=name, supplier=code, special_holder_spend=lines
+                ),
             )
             is None
         ):
             self._try(
-                self.app.apply_supplier_subsidy, at(2, 1, year=2026), "CD-2026", name, code, {}
+                self.app.execute,
+                at(2, 1, year=2026),
+                ApplySupplierSubsidy(
+                    programme="CD-2026", round=name, supplier=code, special_holder_spend={}
+                ),
             )
-        self._try(self.app.plan_supplier_subsidy, at(3, 1, year=2026), "CD-2026", name)
         self._try(
-            self.app.publish_supplier_subsidy_plan,
+            self.app.execute,
             at(3, 1, year=2026),
-            "CD-2026",
-            name,
-            date(2026, 3, 1),
-            date(2026, 3, 2),
+            PlanSupplierSubsidy(programme="CD-2026", round=name),
         )
-        self._try(self.app.finalise_supplier_subsidy, at(3, 3, year=2026), "CD-2026", name)
+        self._try(
+            self.app.execute,
+            at(3, 1, year=2026),
+            PublishSupplierSubsidyPlan(
+                programme="CD-2026",
+                round=name,
+                notice_from=date(2026, 3, 1),
+                notice_to=date(2026, 3, 2),
+            ),
+        )
+        self._try(
+            self.app.execute,
+            at(3, 3, year=2026),
+            FinaliseSupplierSubsidy(programme="CD-2026", round=name),
+        )
 
     @rule(supplier=st.integers(0, 2))
     def green_certification(self, supplier: int) -> None:
         self._try(
-            self.app.certify_green_data_centre,
+            self.app.execute,
             at(3, 16, year=2026),
-            "CD-2026",
-            self.world.suppliers[supplier],
-            date(2026, 3, 15),
-            f"G-{supplier}",
+            CertifyGreenDataCentre(
+                programme="CD-2026",
+                supplier=self.world.suppliers[supplier],
+                certification_date=date(2026, 3, 15),
+                reference=f"G-{supplier}",
+            ),
         )
 
     @rule(amounts=st.lists(st.integers(1, 30_000_000), min_size=1, max_size=3))
@@ -258,27 +365,38 @@ class LedgerMachine(RuleBasedStateMachine):
             )
             code = self.operators[n]
             self._try(
-                self.app.submit_operator_claim,
+                self.app.execute,
                 at(1, 22, year=2024),
-                "QD-2024",
-                code,
-                "audit",
-                [line],
+                SubmitOperatorClaim(
+                    programme="QD-2024", operator=code, audit_report="audit", lines=[line]
+                ),
             )
             self._try(
-                self.app.district_pre_review, at(2, 1, year=2024), "QD-2024", code, True, True, "ok"
+                self.app.execute,
+                at(2, 1, year=2024),
+                DistrictPreReview(
+                    programme="QD-2024",
+                    operator=code,
+                    outcome="pass",
+                    green_threshold_met=True,
+                    reason="ok",
+                ),
             )
             self._try(
-                self.app.city_review,
+                self.app.execute,
                 at(3, 5, year=2024),
-                "QD-2024",
-                code,
-                True,
-                None,
-                "panel",
-                "ok",
+                CityReview(
+                    programme="QD-2024",
+                    operator=code,
+                    outcome="pass",
+                    approved_amount=None,
+                    assessment="panel",
+                    reason="ok",
+                ),
             )
-        self._try(self.app.allocate_operator_subsidy, at(3, 20, year=2024), "QD-2024")
+        self._try(
+            self.app.execute, at(3, 20, year=2024), AllocateOperatorSubsidy(programme="QD-2024")
+        )
 
     @rule(n=st.integers(0, 100), extra=st.integers(0, 500))
     def bank_statement(self, n: int, extra: int) -> None:
@@ -302,7 +420,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule()
     def year_end(self) -> None:
-        self._try(self.app.expire_vouchers, at(1, 2, year=2026), PROGRAMME)
+        self._try(self.app.execute, at(1, 2, year=2026), ExpireVouchers(programme=PROGRAMME))
 
     @invariant()
     def rules_hold_and_replay_equals_live(self) -> None:
