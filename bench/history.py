@@ -34,7 +34,7 @@ from commands.wiring import CACHE, Ledger, policies
 from ledger.application import VoucherLedger
 from ledger.clock import PROGRAMME_TZ
 from ledger.errors import Rejected
-from projections.ledger_views import all_read_models
+from projections.registry import all_read_models
 from projections.runner import ProjectionRunner
 from projections.store import ReadModelStore
 
@@ -92,7 +92,9 @@ def in_memory_ledger() -> Ledger:
     """The ledger on the library's in-memory store, read models in an in-memory SQLite."""
     app = VoucherLedger(policies(), env={"PERSISTENCE_MODULE": "eventsourcing.popo", **CACHE})
     store = ReadModelStore.scratch(all_read_models())
-    return Ledger(app, store, ProjectionRunner(app, store, page_size=5000), "memory")
+    return Ledger(
+        app, store, ProjectionRunner(app.recorder, app.mapper, store, page_size=5000), "memory"
+    )
 
 
 def run_story(app: VoucherLedger, commands: Iterable[dict[str, Any]], batch: str) -> None:

@@ -17,9 +17,9 @@ from commands.wiring import Ledger
 from ledger.clock import parse_business_time
 from ledger.errors import InvalidInput
 from projections.chain import GENESIS, link, log_pages
-from projections.ledger_views import all_read_models
+from projections.registry import all_read_models
 from projections.reports import Report
-from projections.runner import Progress, ProjectionRunner
+from projections.runner import Progress
 from projections.store import ReadModelStore
 
 MANIFEST = "manifest.json"
@@ -58,7 +58,7 @@ def replay(
 ) -> ReadModelStore:
     """Every read model rebuilt in a scratch store, never touching the live ones."""
     scratch = ReadModelStore.scratch(all_read_models())
-    runner = ProjectionRunner(ledger.app, scratch, page_size=5000)
+    runner = ledger.runner.into(scratch, page_size=5000)
     runner.catch_up(
         stop=as_of.position if as_of else None,
         until=as_of.recorded if as_of else None,

@@ -25,7 +25,7 @@ from commands.roles import Roles, load_roles
 from ledger.application import VoucherLedger
 from ledger.policy import Policy, bundled_policies, parse_policy
 from projections.chain import audit_chain
-from projections.ledger_views import all_read_models
+from projections.registry import all_read_models
 from projections.runner import ProjectionRunner
 from projections.store import ReadModelStore
 
@@ -188,7 +188,7 @@ def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
     # Pages of notifications per read-model transaction (larger is faster; smaller resumes
     # sooner after a crash).
     page_size = int(os.environ.get("VOUCHER_LEDGER_PAGE_SIZE") or 2000)
-    runner = ProjectionRunner(app, store, page_size=page_size, chain=True)
+    runner = ProjectionRunner(app.recorder, app.mapper, store, page_size=page_size, chain=True)
     app.candidates = lambda: _reconciliation_candidates(runner, store)
     return Ledger(app, store, runner, location, load_roles())
 

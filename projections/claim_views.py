@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Column, Integer, String, Table
 from ledger.money import to_fen
 from ledger.pro_rata import ClaimRound
 from ledger.programme import Programme
-from projections.ledger_views import EventDrivenReadModel, Handler
+from projections.read_model import EventDrivenReadModel, Handler
 from projections.store import Page, metadata
 
 claims = Table(

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Column, String, Table
 
 from ledger.enforcement import Case, EntityRecord
 from ledger.money import to_fen
-from projections.ledger_views import EventDrivenReadModel, Handler
+from projections.read_model import EventDrivenReadModel, Handler
 from projections.store import Page, metadata
 
 debarments = Table(

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Column, Integer, String, Table
 from ledger.clock import local_date
 from ledger.finance import BankStatement, ReconciliationException
 from ledger.money import to_fen
-from projections.ledger_views import EventDrivenReadModel, Handler
+from projections.read_model import EventDrivenReadModel, Handler
 from projections.store import Page, metadata
 
 statements = Table(

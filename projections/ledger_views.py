@@ -7,11 +7,9 @@ yuan. Each handler is keyed by event class; events a read model does not know ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from eventsourcing.utils import get_topic
 from sqlalchemy import BigInteger, Column, Integer, String, Table
 
 from ledger.entities import Applicant, Supplier
@@ -19,6 +17,7 @@ from ledger.money import to_fen
 from ledger.payment import PaymentInstruction
 from ledger.programme import Programme
 from ledger.voucher import Redemption, Voucher
+from projections.read_model import EventDrivenReadModel, Handler
 from projections.store import Page, metadata
 
 entities = Table(
@@ -113,28 +112,6 @@ payments = Table(
     Column("clawed_back_fen", BigInteger, nullable=False),
     Column("value_date", String(10), nullable=False),
 )
-
-
-Handler = Callable[[Page, Any], None]
-
-
-class EventDrivenReadModel:
-    """Dispatches each event to the handler registered for its class."""
-
-    name: str
-    tables: Sequence[Table]
-    handlers: ClassVar[dict[type, Handler]]
-
-    @property
-    def topics(self) -> frozenset[str]:
-        return frozenset(get_topic(cls) for cls in self.handlers)
-
-    def apply(self, page: Page, events: Sequence[Any]) -> None:
-        handlers = self.handlers
-        for event in events:
-            handler = handlers.get(type(event))
-            if handler is not None:
-                handler(page, event)
 
 
 # ---- entities ---------------------------------------------------------------------------
@@ -400,22 +377,3 @@ class Payments(EventDrivenReadModel):
         PaymentInstruction.Offset: _offset,
         PaymentInstruction.ClawbackClaimed: _payment_clawed,
     }
-
-
-def all_read_models() -> list[EventDrivenReadModel]:
-    from projections.claim_views import Claims
-    from projections.enforcement_views import Enforcement
-    from projections.finance_views import Reconciliation
-    from projections.special_views import SpecialRounds
-    from projections.supplier_views import SupplierSide
-
-    return [
-        Entities(),
-        Vouchers(),
-        Payments(),
-        SpecialRounds(),
-        Enforcement(),
-        SupplierSide(),
-        Reconciliation(),
-        Claims(),
-    ]

@@ -3,6 +3,10 @@ apply them to every read model that has not seen them, and write the rows and th
 positions in one transaction per page. Live catch-up, rebuild and replays into a scratch store
 all use it.
 
+The runner reads the log through what it is given — the application's recorder (to select
+notifications) and mapper (to decode them) — and applies them to the read models its store
+holds (``projections.registry`` lists them): it imports neither the application nor any view.
+
 Every stored topic must resolve (ADR 0005): an event no read model applies is skipped without
 being decoded, but only once its topic is known to name a class — an old topic registered for
 a moved class (``ledger.topics``) is decoded if the class it now names is applied. A topic that
@@ -14,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 from eventsourcing.utils import TopicError, construct_topic, resolve_topic
 
-from ledger.application import VoucherLedger
 from ledger.clock import local_date
 from projections.chain import chain_head, extend
 from projections.store import Page, ReadModelStore, RecentRows
@@ -70,13 +74,15 @@ class TopicSorter:
 class ProjectionRunner:
     def __init__(
         self,
-        app: VoucherLedger,
+        recorder: ApplicationRecorder,
+        mapper: Mapper[UUID],
         store: ReadModelStore,
         page_size: int = 2000,
         *,
         chain: bool = False,
     ) -> None:
-        self.app = app
+        self.recorder = recorder  # selects notifications: the application's recorder
+        self.mapper = mapper  # decodes them: the application's mapper
         self.store = store
         self.page_size = page_size
         self.chain = chain  # extend the audit hash chain too (the live store does)
@@ -103,9 +109,9 @@ class ProjectionRunner:
         # a third of a busy log and no read model's business).
         sorter = TopicSorter(frozenset().union(*(rm.topics for rm in self.store.read_models)))
         wants = sorter.wants
-        decode = self.app.mapper.to_domain_event
+        decode = self.mapper.to_domain_event
         while True:
-            notifications = self.app.recorder.select_notifications(
+            notifications = self.recorder.select_notifications(
                 start=start, limit=self.page_size, stop=stop, inclusive_of_start=False
             )
             if not notifications:
@@ -155,6 +161,11 @@ class ProjectionRunner:
             if finished or len(notifications) < self.page_size:
                 break
         return applied
+
+    def into(self, store: ReadModelStore, page_size: int | None = None) -> ProjectionRunner:
+        """A runner on the same log into another store (a replay into a scratch store); it
+        never extends the hash chain."""
+        return ProjectionRunner(self.recorder, self.mapper, store, page_size or self.page_size)
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Drop every read model and replay the whole log from position 0."""

@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Column, Integer, String, Table
 
 from ledger.money import to_fen
 from ledger.special import SpecialRound
-from projections.ledger_views import EventDrivenReadModel, Handler
+from projections.read_model import EventDrivenReadModel, Handler
 from projections.store import Page, metadata
 
 special_rounds = Table(

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Column, Integer, String, Table
 
 from ledger.money import to_fen
 from ledger.supplier_subsidy import GreenAward, SupplierSubsidyRound, SupplierYear
-from projections.ledger_views import EventDrivenReadModel, Handler
+from projections.read_model import EventDrivenReadModel, Handler
 from projections.store import Page, metadata
 
 supplier_years = Table(

@@ -65,7 +65,7 @@ def test_an_unknown_topic_stops_the_runner_naming_topic_and_position(empty: Ledg
     assert set(empty.store.positions().values()) == {40}
     with pytest.raises(UnknownEventTopic) as raised:
         scratch = ReadModelStore.scratch(empty.store.read_models)
-        type(empty.runner)(empty.app, scratch).catch_up(until=datetime(2030, 1, 1, tzinfo=UTC))
+        empty.runner.into(scratch).catch_up(until=datetime(2030, 1, 1, tzinfo=UTC))
     assert raised.value.position == position
 
 
@@ -90,7 +90,7 @@ def test_an_old_topic_registered_for_a_moved_class_is_applied(
     shutil.copyfile(FIXTURE, copy)
     source = open_ledger(str(copy), read_only=True)
     try:
-        type(source.runner)(source.app, reference).catch_up()
+        source.runner.into(reference).catch_up()
     finally:
         source.close()
     assert empty.store.dump() == reference.dump()

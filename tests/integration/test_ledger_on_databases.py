@@ -13,7 +13,6 @@ from ledger.errors import Rejected
 from ledger.handlers.finance import CancelPayment
 from projections import reports
 from projections.ledger_views import vouchers
-from projections.runner import ProjectionRunner
 from projections.store import ReadModelStore
 from tests.scenario import PROGRAMME, YEAR, World, at
 
@@ -44,7 +43,7 @@ def test_rebuild_equals_the_live_read_models_after_a_year(ledger: Ledger) -> Non
     assert len(live["rm_debarments"]) == 1 and len(live["rm_receivables"]) == 1
     # Replaying from zero into a scratch store gives the same rows, row for row ...
     scratch = ReadModelStore.scratch(ledger.store.read_models)
-    ProjectionRunner(ledger.app, scratch, page_size=97).catch_up()
+    ledger.runner.into(scratch, page_size=97).catch_up()
     assert scratch.dump() == live
     # ... and so does dropping the live read models and replaying in place.
     ledger.runner.rebuild()
@@ -75,7 +74,7 @@ def test_a_failing_page_stores_neither_rows_nor_position(ledger: Ledger) -> None
     with ledger.store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(vouchers)).scalar() == 1
     scratch = ReadModelStore.scratch(ledger.store.read_models)
-    ProjectionRunner(ledger.app, scratch).catch_up()
+    ledger.runner.into(scratch).catch_up()
     assert scratch.dump() == ledger.store.dump()
 
 
@@ -144,5 +143,5 @@ def test_the_qingdao_year_projects_on_both_databases(ledger: Ledger) -> None:
         statuses = set(conn.execute(select(claims.c.status)).scalars())
     assert "pre-review failed" in statuses
     scratch = ReadModelStore.scratch(ledger.store.read_models)
-    ProjectionRunner(ledger.app, scratch).catch_up()
+    ledger.runner.into(scratch).catch_up()
     assert scratch.dump() == ledger.store.dump()
