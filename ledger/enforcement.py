@@ -17,10 +17,11 @@ happen outside the ledger).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from ledger.aggregate import LedgerAggregate
@@ -58,6 +59,65 @@ class Bar:
     def covers(self, day: date) -> bool:
         end = self.until if self.lifted_on is None else min(self.until, self.lifted_on)
         return self.start <= day < end
+
+
+@dataclass(frozen=True)
+class Recoverable:
+    """Money an entity was given that a clawback may recover (CD-11: 追回已兑现资金): a
+    settled payment instruction (``key``: its reference) or the value a holder deducted with
+    a voucher (``key``: its number); ``clawable`` is what was paid and not yet demanded."""
+
+    kind: Literal["payment", "voucher"]
+    key: str
+    owner: str
+    clawable: Decimal
+
+
+@dataclass(frozen=True)
+class ClawbackSplit:
+    """How a demanded amount is taken from the sources named (CD-11): ``takes[i]`` from
+    ``sources[i]``, zero where nothing is taken."""
+
+    amount: Decimal
+    sources: tuple[Recoverable, ...]
+    takes: tuple[Decimal, ...]
+
+    def of(self, kind: Literal["payment", "voucher"]) -> dict[str, Decimal]:
+        """What is taken from each payment (by reference) or voucher (by number)."""
+        return {
+            source.key: take
+            for source, take in zip(self.sources, self.takes, strict=True)
+            if take > 0 and source.kind == kind
+        }
+
+
+def split_clawback(entity: str, amount: Decimal, sources: Sequence[Recoverable]) -> ClawbackSplit:
+    """CD-11: recover the money paid — from the case's entity only, never more than was paid
+    and not yet demanded. The amount is taken from the sources in the order named, each up to
+    what it has left.
+
+    Refusals, in this order: ``nothing-to-claw-back`` (no source named), ``not-the-entitys``
+    (a source paid to someone else), ``clawback-exceeds-paid``."""
+    if not sources:
+        raise Rejected("nothing-to-claw-back", "name the payments or vouchers recovered")
+    for source in sources:
+        if source.owner != entity:
+            raise Rejected(
+                "not-the-entitys", f"{source.owner} is not {entity}, the entity of the case"
+            )
+    available = sum((s.clawable for s in sources), start=ZERO)
+    if amount > available:
+        raise Rejected(
+            "clawback-exceeds-paid",
+            f"{amount} is more than the {available} paid and not yet demanded back (CD-11)",
+        )
+    takes: list[Decimal] = []
+    left = amount
+    for source in sources:
+        take = max(ZERO, min(left, source.clawable))
+        takes.append(take)
+        left -= take
+    return ClawbackSplit(amount, tuple(sources), tuple(takes))
 
 
 class EntityRecord(LedgerAggregate):

@@ -1,7 +1,7 @@
 """Finance: bank statements, reconciliation against payment instructions, and exceptions.
 
 Reconciliation is a pure function (:func:`match`) from the open instructions and the unmatched
-statement lines to outcomes; the application records each outcome as events on the
+statement lines to outcomes; :func:`record_outcome` records each outcome as events on the
 instruction, the statement and, for anything a person must look at, a ``ReconciliationException``
 that stays open until resolved with a reason.
 
@@ -14,7 +14,7 @@ after it was instructed is missing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -25,6 +25,7 @@ from ledger.aggregate import LedgerAggregate
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
+from ledger.payment import PaymentInstruction
 
 
 @dataclass(frozen=True)
@@ -246,3 +247,85 @@ def match(
         if i.reference not in taken and not i.closed and overdue:
             outcomes.append(Outcome("missing", i.reference))
     return outcomes
+
+
+def open_instruction(payment: PaymentInstruction) -> OpenInstruction:
+    """What matching needs to know of a payment instruction."""
+    return OpenInstruction(
+        payment.reference,
+        payment.payee_name,
+        payment.payee_account,
+        payment.payable,
+        payment.instructed_on,
+        payment.settled is not None or payment.mismatched,
+        payment.stopped or payment.cancelled,
+    )
+
+
+def record_outcome(
+    ctx: Context,
+    outcome: Outcome,
+    today: date,
+    payment: PaymentInstruction | None,
+    statement: BankStatement | None,
+    find_exception: Callable[[str], ReconciliationException | None],
+) -> list[ReconciliationException]:
+    """What one reconciliation outcome does; returns the exceptions raised or resolved.
+
+    * ``missing``: the instruction is reported missing (with its age in days) and a
+      ``missing`` exception opened;
+    * every outcome with a statement line marks that line with the outcome and the
+      instruction it matched;
+    * ``settled``: the instruction is settled with the line's amount, quoting
+      ``STATEMENT:LINE`` and the value date; an open ``missing`` exception for it is resolved;
+    * ``amount-mismatch``: the instruction records the amount paid, and an exception opens;
+    * ``duplicate-payment``, ``paid-after-cancel``, ``unexpected``: an exception opens.
+
+    An exception has one reference per kind and subject; ``find_exception`` gives the one
+    opened by an earlier reconciliation, which is returned as it is rather than opened
+    twice."""
+
+    def exception(
+        kind: str,
+        statement: str = "",
+        line: int = 0,
+        instructed: Decimal = Decimal("0.00"),
+        paid: Decimal = Decimal("0.00"),
+        detail: str = "",
+    ) -> ReconciliationException:
+        payment_reference = outcome.payment_reference
+        reference = ReconciliationException.reference_for(kind, payment_reference, statement, line)
+        return find_exception(reference) or ReconciliationException.raise_(
+            ctx, kind, payment_reference, statement, line, instructed, paid, detail
+        )
+
+    line = outcome.line
+    if outcome.kind == "missing":
+        assert payment is not None
+        payment.report_missing(ctx, (today - payment.instructed_on).days)
+        return [exception("missing", instructed=payment.payable)]
+    assert line is not None and statement is not None
+    statement.mark(ctx, line.line, outcome.payment_reference, outcome.kind)
+    if outcome.kind == "settled":
+        assert payment is not None
+        payment.settle(ctx, line.amount, f"{statement.statement}:{line.line}", line.value_date)
+        missing = find_exception(
+            ReconciliationException.reference_for("missing", payment.reference, "", 0)
+        )
+        if missing is not None and missing.open:
+            missing.resolve(ctx, f"paid on {line.value_date} ({statement.statement})")
+            return [missing]
+        return []
+    if outcome.kind == "amount-mismatch":
+        assert payment is not None
+        payment.record_mismatch(ctx, line.amount, statement.statement, line.line)
+    return [
+        exception(
+            outcome.kind,
+            statement.statement,
+            line.line,
+            payment.payable if payment else Decimal("0.00"),
+            line.amount,
+            " ".join([line.counterparty_name, line.counterparty_account, line.reference]),
+        )
+    ]

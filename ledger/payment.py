@@ -11,6 +11,7 @@ from uuid import UUID
 
 from ledger.aggregate import LedgerAggregate
 from ledger.clock import local_date
+from ledger.enforcement import Recoverable
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
@@ -212,6 +213,10 @@ class PaymentInstruction(LedgerAggregate):
     def clawable(self) -> Decimal:
         """CD-11: recover what was paid — settled money not yet demanded back."""
         return (self.settled or ZERO) - self.clawed_back
+
+    @property
+    def recoverable(self) -> Recoverable:
+        return Recoverable("payment", self.reference, self.payee, self.clawable)
 
     def claim_back(self, ctx: Context, case: str, amount: Decimal) -> None:
         assert amount <= self.clawable

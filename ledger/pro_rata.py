@@ -27,7 +27,7 @@ from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
 from ledger.money import FEN, ZERO, share_of
-from ledger.policy import FundingShare, Instrument
+from ledger.policy import FundingShare, Instrument, Policy
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,10 @@ class ContractLine(LedgerAggregate):
         self.programme = programme
         self.claimant = claimant
 
+    @property
+    def earlier_claim(self) -> EarlierClaim:
+        return EarlierClaim(self.claimant, self.programme)
+
     @staticmethod
     def id_for(customer: str, contract_number: str) -> UUID:
         return stable_id("contract-line", customer, contract_number.strip().upper())
@@ -126,6 +130,62 @@ class ContractLine(LedgerAggregate):
             claimant=claimant,
             **ctx.fields(),
         )
+
+
+@dataclass(frozen=True)
+class EarlierClaim:
+    """Who claimed a customer's contract before, under which programme (QD-8)."""
+
+    claimant: str
+    programme: str
+
+
+def decide_claim_lines(
+    policy: Policy,
+    instrument: Instrument,
+    lines: Sequence[ClaimLine],
+    earlier: Mapping[UUID, EarlierClaim],
+) -> list[tuple[ClaimLine, str]]:
+    """Each claim line, eligible (``""``) or excluded with its reason, never dropped:
+
+    * a customer outside the area — QD-2 (services to Qingdao enterprises, institutes,
+      platforms; the policy's ``applicants.cities``);
+    * service not wholly inside the evidence window — QD-5 (``service_window_from`` …
+      ``service_window_to``);
+    * declared funded elsewhere, listed twice in this claim, or claimed before by anyone
+      under any programme (``earlier``, by :meth:`ContractLine.id_for`) — QD-8, the
+      duplicate-funding check (the last two only when ``duplicate_funding_check`` is on).
+
+    The first reason in that order wins; a line counts as seen for "listed twice" whether
+    or not it was itself eligible."""
+    window = (instrument.value("service_window_from"), instrument.value("service_window_to"))
+    check_duplicates = bool(instrument.value("duplicate_funding_check"))
+    duplicate_clause = instrument.clause("duplicate_funding_check")
+    seen: set[UUID] = set()
+    decided: list[tuple[ClaimLine, str]] = []
+    for line in lines:
+        key = ContractLine.id_for(line.customer, line.contract_number)
+        why = ""
+        if not line.customer_in_area:
+            why = (
+                f"customer not in {', '.join(policy.value('applicants.cities'))} "
+                f"({policy.clause('applicants.cities')})"
+            )
+        elif not (window[0] <= line.service_from <= line.service_to <= window[1]):
+            why = (
+                f"service {line.service_from}–{line.service_to} outside "
+                f"{window[0]}–{window[1]} ({instrument.clause('service_window_from')})"
+            )
+        elif line.funded_elsewhere:
+            why = f"declared funded elsewhere ({duplicate_clause})"
+        elif check_duplicates and key in seen:
+            why = f"listed twice in this claim ({duplicate_clause})"
+        elif check_duplicates and key in earlier:
+            claimed = earlier[key]
+            why = f"claimed by {claimed.claimant} in {claimed.programme} ({duplicate_clause})"
+        seen.add(key)
+        decided.append((line, why))
+    return decided
 
 
 @dataclass

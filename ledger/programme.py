@@ -4,11 +4,13 @@ and the supplier lists published for it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from ledger.aggregate import LedgerAggregate
-from ledger.clock import business_year
+from ledger.clock import business_year, half_year, period_year
 from ledger.entities import Applicant, Supplier
 from ledger.errors import InvalidInput, Rejected, RejectionCode
 from ledger.events import Context, LedgerCreated, LedgerEvent
@@ -136,6 +138,62 @@ class Programme(LedgerAggregate):
                 f"({self.policy.clause('services.eligible')})",
             )
 
+    def require_period_in_year(self, period: str) -> None:
+        """CD-2, §六(一): a programme's supplier lists are its own year's half-years."""
+        if period_year(period) != self.year:
+            raise Rejected(
+                "period-outside-programme-year",
+                f"period {period} is not in programme {self.name}'s year {self.year}",
+            )
+
+    @property
+    def publishes_supplier_lists(self) -> bool:
+        """CD-2: whether the policy has the bureau publish lists of suppliers."""
+        return bool(self.policy.value("suppliers.listing") == "half-yearly")
+
+    def listing_periods(self, service_date: date | None = None) -> tuple[str, ...]:
+        """The lists that decide whether a supplier is listed (CD-2: on the list at the time
+        of service; lists are collected every half year, §六(一)): the half-year of
+        ``service_date``, or without one, either half-year of the programme year. None when
+        the policy publishes no lists."""
+        if not self.publishes_supplier_lists:
+            return ()
+        if service_date is not None:
+            return (half_year(service_date),)
+        return (f"{self.year}H1", f"{self.year}H2")
+
+    def listing_refusal(
+        self, supplier: str, listings: Mapping[str, SupplierList | None]
+    ) -> Rejected | None:
+        """CD-2 — the one supplier-list check: a supplier is listed when it is on the
+        published list of any of ``listings``' periods (see :meth:`listing_periods`);
+        otherwise the refusal, ``supplier-not-listed``, is returned (not raised), so that a
+        caller may exclude rather than refuse. A policy without lists lists every supplier."""
+        if not self.publishes_supplier_lists:
+            return None
+        published = [listing for listing in listings.values() if listing is not None]
+        if any(supplier in listing.suppliers for listing in published):
+            return None
+        if not published:
+            return Rejected(
+                "supplier-not-listed",
+                f"no supplier list for {' or '.join(listings)} of {self.name} has been "
+                "published (CD-2)",
+            )
+        period = published[0].period
+        return Rejected(
+            "supplier-not-listed",
+            f"supplier {supplier} is not on the {period} list of {self.name} (CD-2)",
+            supplier=supplier,
+            period=period,
+        )
+
+    def require_listed(self, supplier: str, listings: Mapping[str, SupplierList | None]) -> None:
+        """CD-2: refuse a supplier not on the list (see :meth:`listing_refusal`)."""
+        refusal = self.listing_refusal(supplier, listings)
+        if refusal is not None:
+            raise refusal
+
     def require_may_hold(self, instrument: Instrument, holder: str) -> None:
         """One of a kind per unit per year (CD-4, CD-5); mutually exclusive kinds (CD-13)."""
         held = self.holdings.get(holder, ())
@@ -152,6 +210,10 @@ class Programme(LedgerAggregate):
                 f"{holder} holds a {clash[0]} voucher in {self.year}; {instrument.name} and "
                 f"{clash[0]} are mutually exclusive ({instrument.clause('exclusive_with')})",
             )
+
+    def holders_of(self, instrument: str) -> frozenset[str]:
+        """The units holding an ``instrument`` voucher of this programme."""
+        return frozenset(h for h, held in self.holdings.items() if instrument in held)
 
     def allot_voucher(self, ctx: Context, instrument: Instrument, holder: str) -> str:
         """Take the next place of ``instrument``'s yearly quota for ``holder``; return the
@@ -229,11 +291,12 @@ class SupplierList(LedgerAggregate):
             **ctx.fields(),
         )
 
-    def require_listed(self, supplier: str) -> None:
-        if supplier not in self.suppliers:
-            raise Rejected(
-                "supplier-not-listed",
-                f"supplier {supplier} is not on the {self.period} list of {self.programme} (CD-2)",
-                supplier=supplier,
-                period=self.period,
-            )
+    def republishes(self, suppliers: list[str]) -> bool:
+        """A list is published once per period (CD-2): the same list again changes nothing
+        (``True``); a different one is refused."""
+        if self.suppliers == frozenset(suppliers):
+            return True
+        raise Rejected(
+            "supplier-list-already-published",
+            f"a different {self.period} list of {self.programme} was published already",
+        )

@@ -18,7 +18,8 @@ recorded (免申即享), once per supplier ever: its id is the supplier's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -137,6 +138,68 @@ class SupplierYear(LedgerAggregate):
             **ctx.fields(),
         )
         return granted
+
+
+@dataclass(frozen=True)
+class SubsidyBase:
+    """What of a supplier's year Y-1 business counts towards its subsidy base, and what is
+    excluded, with the reason (CD-2, CD-3, CD-6, CD-10)."""
+
+    bills: dict[str, Decimal] = field(default_factory=dict)  # invoice → bill counted
+    special: dict[str, Decimal] = field(default_factory=dict)  # holder → spend counted
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def inclusive(self) -> tuple[int, Decimal]:
+        """The inclusive-voucher bills counted: how many, and their total."""
+        return len(self.bills), sum(self.bills.values(), start=ZERO)
+
+
+def subsidy_base(
+    *,
+    base_programme: str,
+    base_year: int,
+    bills: Mapping[str, tuple[str, Decimal]],
+    special_holder_spend: Mapping[str, Decimal],
+    affiliated: Collection[str],
+    listed: bool,
+    special_holders: Collection[str],
+) -> SubsidyBase:
+    """CD-6, CD-10: a supplier's base is year Y-1's voucher business it served — each
+    inclusive-voucher bill (``bills``: invoice → holder, amount), and each special-voucher
+    holder's spend it claims to have served. Excluded, with the reason:
+
+    * a bill or spend of a holder affiliated with the supplier — ``affiliated-parties``
+      (CD-3: supplier and applicant not affiliated);
+    * special spend when the supplier was on none of year Y-1's lists — ``supplier-not-listed``
+      (CD-2: not on the list at the time of service → no support); inclusive bills were
+      checked against the list when they were redeemed;
+    * spend of a unit that holds no special voucher of ``base_programme`` (CD-10: the plan
+      comes from the voucher business paid out).
+
+    Listing is checked first, then holding, then affiliation; bills in invoice order and
+    holders in credit-code order."""
+    result = SubsidyBase()
+    for invoice, (holder, bill) in sorted(bills.items()):
+        if holder in affiliated:
+            result.excluded.append(
+                {"invoice": invoice, "amount": bill, "reason": "affiliated-parties (CD-3)"}
+            )
+        else:
+            result.bills[invoice] = bill
+    for holder, amount in sorted(special_holder_spend.items()):
+        reason = None
+        if not listed:
+            reason = f"supplier-not-listed in {base_year} (CD-2)"
+        elif holder not in special_holders:
+            reason = f"not a special-voucher holder of {base_programme}"
+        elif holder in affiliated:
+            reason = "affiliated-parties (CD-3)"
+        if reason:
+            result.excluded.append({"holder": holder, "amount": amount, "reason": reason})
+        else:
+            result.special[holder] = amount
+    return result
 
 
 class SpecialSpendAttribution(LedgerAggregate):

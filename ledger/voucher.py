@@ -15,6 +15,7 @@ from uuid import UUID
 
 from ledger.aggregate import LedgerAggregate
 from ledger.clock import business_year, local_date
+from ledger.enforcement import Recoverable
 from ledger.errors import InvalidInput, Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
@@ -132,6 +133,10 @@ class Voucher(LedgerAggregate):
         if self.kind != "deduction-voucher":
             return ZERO
         return self.deducted - self.clawed_back
+
+    @property
+    def recoverable(self) -> Recoverable:
+        return Recoverable("voucher", self.number, self.holder, self.clawable)
 
     def claim_back(self, ctx: Context, case: str, amount: Decimal) -> None:
         assert amount <= self.clawable

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -14,7 +15,16 @@ from ledger.handlers.examples import (
     QD_OPERATOR,
 )
 from ledger.ids import make_credit_code
-from ledger.pro_rata import ClaimLine, ClaimRound, ContractLine, allocate, pool_of, split_funding
+from ledger.pro_rata import (
+    ClaimLine,
+    ClaimRound,
+    ContractLine,
+    EarlierClaim,
+    allocate,
+    decide_claim_lines,
+    pool_of,
+    split_funding,
+)
 from ledger.vocabulary import Command, arg, command
 
 if TYPE_CHECKING:
@@ -83,40 +93,20 @@ def submit_operator_claim(app: VoucherLedger, ctx: Context, cmd: SubmitOperatorC
     terms, instrument = app.pro_rata_terms(cmd.programme)
     claimant = app.supplier(cmd.operator)
     terms.require_eligible_supplier(claimant)
-    window = (instrument.value("service_window_from"), instrument.value("service_window_to"))
-    registry: list[ContractLine] = []
-    seen: set[Any] = set()
-    decided: list[tuple[ClaimLine, str]] = []
-    for line in cmd.lines:
-        key = ContractLine.id_for(line.customer, line.contract_number)
-        why = ""
-        if not line.customer_in_area:
-            why = (
-                f"customer not in {', '.join(terms.policy.value('applicants.cities'))} "
-                f"({terms.policy.clause('applicants.cities')})"
-            )
-        elif not (window[0] <= line.service_from <= line.service_to <= window[1]):
-            why = (
-                f"service {line.service_from}–{line.service_to} outside "
-                f"{window[0]}–{window[1]} ({instrument.clause('service_window_from')})"
-            )
-        elif line.funded_elsewhere:
-            why = f"declared funded elsewhere ({instrument.clause('duplicate_funding_check')})"
-        elif instrument.value("duplicate_funding_check") and key in seen:
-            why = f"listed twice in this claim ({instrument.clause('duplicate_funding_check')})"
-        elif instrument.value("duplicate_funding_check") and (earlier := app.find(key)) is not None:
-            why = (
-                f"claimed by {earlier.claimant} in {earlier.programme} "
-                f"({instrument.clause('duplicate_funding_check')})"
-            )
-        else:
-            registry.append(
-                ContractLine.claim(
-                    ctx, line.customer, line.contract_number, terms.name, claimant.credit_code
-                )
-            )
-        seen.add(key)
-        decided.append((line, why))
+    earlier: dict[UUID, EarlierClaim] = {}
+    if instrument.value("duplicate_funding_check"):
+        for line in cmd.lines:
+            key = ContractLine.id_for(line.customer, line.contract_number)
+            if (found := app.find(key)) is not None:
+                earlier[key] = found.earlier_claim
+    decided = decide_claim_lines(terms.policy, instrument, cmd.lines, earlier)
+    registry = [
+        ContractLine.claim(
+            ctx, line.customer, line.contract_number, terms.name, claimant.credit_code
+        )
+        for line, why in decided
+        if not why
+    ]
     existing = app.find(ClaimRound.id_for(terms.name, instrument.name))
     round_ = existing or ClaimRound.open(ctx, terms.name, instrument.name)
     round_.submit(ctx, instrument, claimant.credit_code, cmd.audit_report, decided)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ledger import parsers as p
 from ledger.clock import local_date
-from ledger.enforcement import Case, EntityRecord
+from ledger.enforcement import Case, EntityRecord, split_clawback
 from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected
 from ledger.events import Context, Events
@@ -144,33 +144,11 @@ def demand_clawback(app: VoucherLedger, ctx: Context, cmd: DemandClawback) -> Ev
     case = app.case(cmd.case)
     sources: list[PaymentInstruction | Voucher] = [app.payment(r) for r in cmd.payments]
     sources += [app.voucher(n) for n in cmd.vouchers]
-    if not sources:
-        raise Rejected("nothing-to-claw-back", "name the payments or vouchers recovered")
-    for source in sources:
-        owner = source.payee if isinstance(source, PaymentInstruction) else source.holder
-        if owner != case.entity:
-            raise Rejected(
-                "not-the-entitys", f"{owner} is not {case.entity}, the entity of the case"
-            )
-    available = sum((s.clawable for s in sources), start=Decimal("0.00"))
-    if cmd.amount > available:
-        raise Rejected(
-            "clawback-exceeds-paid",
-            f"{cmd.amount} is more than the {available} paid and not yet demanded back (CD-11)",
-        )
-    left = cmd.amount
-    by_payment: dict[str, Decimal] = {}
-    by_voucher: dict[str, Decimal] = {}
-    for source in sources:
-        take = min(left, source.clawable)
+    split = split_clawback(case.entity, cmd.amount, [s.recoverable for s in sources])
+    for source, take in zip(sources, split.takes, strict=True):
         if take > 0:
             source.claim_back(ctx, cmd.case, take)
-            if isinstance(source, PaymentInstruction):
-                by_payment[source.reference] = take
-            else:
-                by_voucher[source.number] = take
-            left -= take
-    case.demand(ctx, cmd.amount, by_payment, by_voucher, cmd.due_date)
+    case.demand(ctx, cmd.amount, split.of("payment"), split.of("voucher"), cmd.due_date)
     return app.commit(case, *sources)
 
 

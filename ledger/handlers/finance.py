@@ -13,9 +13,10 @@ from ledger.clock import local_date
 from ledger.events import Context, Events
 from ledger.finance import (
     BankStatement,
-    OpenInstruction,
     ReconciliationException,
     match,
+    open_instruction,
+    record_outcome,
 )
 from ledger.handlers.base import handles
 from ledger.handlers.examples import (
@@ -27,24 +28,6 @@ from ledger.vocabulary import Command, arg, command
 
 if TYPE_CHECKING:
     from ledger.application import VoucherLedger
-
-
-def _exception(
-    app: VoucherLedger,
-    ctx: Context,
-    kind: str,
-    payment_reference: str = "",
-    statement: str = "",
-    line: int = 0,
-    instructed: Decimal = Decimal("0.00"),
-    paid: Decimal = Decimal("0.00"),
-    detail: str = "",
-) -> ReconciliationException:
-    reference = ReconciliationException.reference_for(kind, payment_reference, statement, line)
-    existing: ReconciliationException | None = app.find(ReconciliationException.id_for(reference))
-    return existing or ReconciliationException.raise_(
-        ctx, kind, payment_reference, statement, line, instructed, paid, detail
-    )
 
 
 @command(
@@ -211,60 +194,17 @@ def reconcile(app: VoucherLedger, ctx: Context, cmd: Reconcile) -> Events:
         app.load(BankStatement, i, "unknown-statement", f"no statement {i}") for i in statement_ids
     ]
     by_name = {s.statement: s for s in statements}
-    open_instructions = [
-        OpenInstruction(
-            p.reference,
-            p.payee_name,
-            p.payee_account,
-            p.payable,
-            p.instructed_on,
-            p.settled is not None or p.mismatched,
-            p.stopped or p.cancelled,
-        )
-        for p in payments.values()
-    ]
+    open_instructions = [open_instruction(p) for p in payments.values()]
     lines = [(s.statement, line) for s in statements for line in s.unmatched()]
     today = local_date(ctx.at)
     exceptions: list[Aggregate] = []
     for outcome in match(open_instructions, lines, today, cmd.window_days, cmd.missing_after_days):
-        payment = payments.get(outcome.payment_reference)
-        line = outcome.line
-        if outcome.kind == "missing":
-            assert payment is not None
-            payment.report_missing(ctx, (today - payment.instructed_on).days)
-            exceptions.append(
-                _exception(app, ctx, "missing", payment.reference, instructed=payment.payable)
-            )
-            continue
-        assert line is not None
-        statement = by_name[outcome.statement]
-        statement.mark(ctx, line.line, outcome.payment_reference, outcome.kind)
-        if outcome.kind == "settled":
-            assert payment is not None
-            payment.settle(ctx, line.amount, f"{statement.statement}:{line.line}", line.value_date)
-            missing = app.find(
-                ReconciliationException.id_for(
-                    ReconciliationException.reference_for("missing", payment.reference, "", 0)
-                )
-            )
-            if missing is not None and missing.open:
-                missing.resolve(ctx, f"paid on {line.value_date} ({statement.statement})")
-                exceptions.append(missing)
-            continue
-        if outcome.kind == "amount-mismatch":
-            assert payment is not None
-            payment.record_mismatch(ctx, line.amount, statement.statement, line.line)
-        exceptions.append(
-            _exception(
-                app,
-                ctx,
-                outcome.kind,
-                outcome.payment_reference,
-                statement.statement,
-                line.line,
-                payment.payable if payment else Decimal("0.00"),
-                line.amount,
-                " ".join([line.counterparty_name, line.counterparty_account, line.reference]),
-            )
+        exceptions += record_outcome(
+            ctx,
+            outcome,
+            today,
+            payments.get(outcome.payment_reference),
+            by_name.get(outcome.statement),
+            lambda reference: app.find(ReconciliationException.id_for(reference)),
         )
     return app.commit(*statements, *payments.values(), *exceptions)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ledger import parsers as p
-from ledger.clock import business_year, half_year
+from ledger.clock import business_year
 from ledger.errors import Rejected
 from ledger.events import Context, Events
 from ledger.handlers.base import handles
@@ -113,15 +113,10 @@ def redeem(app: VoucherLedger, ctx: Context, cmd: Redeem) -> Events:
     supplier = app.supplier(cmd.supplier)
     app.require_standing(terms, voucher.holder, ctx)
     app.require_standing(terms, supplier.credit_code, ctx)
-    if terms.policy.value("suppliers.listing") == "half-yearly":
-        period = half_year(cmd.service_date)
-        listing = app.find(SupplierList.id_for(terms.name, period))
-        if listing is None:
-            raise Rejected(
-                "supplier-not-listed",
-                f"no supplier list for {period} of {terms.name} has been published (CD-2)",
-            )
-        listing.require_listed(supplier.credit_code)
+    periods = terms.listing_periods(cmd.service_date)
+    terms.require_listed(
+        supplier.credit_code, {q: app.find(SupplierList.id_for(terms.name, q)) for q in periods}
+    )
     if terms.policy.value("suppliers.affiliated_parties_excluded"):
         supplier.require_not_affiliated_with(voucher.holder)
     amount = voucher.deduction_for(cmd.bill_amount, cmd.deduction)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ledger import parsers as p
-from ledger.clock import period_year
 from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected
 from ledger.events import Context, Events
@@ -186,20 +185,11 @@ class PublishSupplierList(Command):
 @handles(PublishSupplierList)
 def publish_supplier_list(app: VoucherLedger, ctx: Context, cmd: PublishSupplierList) -> Events:
     programme = app.programme_terms(cmd.programme)
-    if period_year(cmd.period) != programme.year:
-        raise Rejected(
-            "period-outside-programme-year",
-            f"period {cmd.period} is not in programme {programme.name}'s year {programme.year}",
-        )
+    programme.require_period_in_year(cmd.period)
     for code in cmd.suppliers:
         programme.require_eligible_supplier(app.supplier(code))
         app.require_standing(programme, code, ctx)
     existing = app.find(SupplierList.id_for(programme.name, cmd.period))
-    if existing is not None:
-        if existing.suppliers == frozenset(cmd.suppliers):
-            return []
-        raise Rejected(
-            "supplier-list-already-published",
-            f"a different {cmd.period} list of {programme.name} was published already",
-        )
+    if existing is not None and existing.republishes(cmd.suppliers):
+        return []
     return app.commit(SupplierList.publish(ctx, programme, cmd.period, list(cmd.suppliers)))

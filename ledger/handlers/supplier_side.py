@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from eventsourcing.domain import Aggregate
 
@@ -24,6 +24,7 @@ from ledger.supplier_subsidy import (
     SpecialSpendAttribution,
     SupplierSubsidyRound,
     SupplierYear,
+    subsidy_base,
 )
 from ledger.vocabulary import Command, arg, command
 
@@ -74,37 +75,22 @@ def apply_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: ApplySupplierS
     supplier = app.supplier(cmd.supplier)
     terms.require_eligible_supplier(supplier)
     app.require_standing(terms, supplier.credit_code, ctx)
-    excluded: list[dict[str, Any]] = []
     business = app.find(SupplierYear.id_for(terms.policy.id, supplier.credit_code, base.year))
-    bills = business.bills if business is not None else {}
-    counted = {}
-    for invoice, (holder, bill) in sorted(bills.items()):
-        if holder in supplier.affiliated:
-            excluded.append(
-                {"invoice": invoice, "amount": bill, "reason": "affiliated-parties (CD-3)"}
-            )
-        else:
-            counted[invoice] = bill
-    listed = any(
-        (listing := app.find(SupplierList.id_for(base.name, f"{base.year}H{half}"))) is not None
-        and supplier.credit_code in listing.suppliers
-        for half in (1, 2)
-    )
-    special: dict[str, Decimal] = {}
-    attributions: list[SpecialSpendAttribution] = []
     ranked = base.policy.instrument_of_type(RANKED_TIER_GRANT).name
     special_round = app.find(SpecialRound.id_for(base.name, ranked))
-    for holder, amount in sorted(cmd.special_holder_spend.items()):
-        reason = None
-        if not listed:
-            reason = f"supplier-not-listed in {base.year} (CD-2)"
-        elif ranked not in base.holdings.get(holder, ()) or special_round is None:
-            reason = f"not a special-voucher holder of {base.name}"
-        elif holder in supplier.affiliated:
-            reason = "affiliated-parties (CD-3)"
-        if reason:
-            excluded.append({"holder": holder, "amount": amount, "reason": reason})
-            continue
+    periods = base.listing_periods()
+    listings = {q: app.find(SupplierList.id_for(base.name, q)) for q in periods}
+    decided = subsidy_base(
+        base_programme=base.name,
+        base_year=base.year,
+        bills=business.bills if business is not None else {},
+        special_holder_spend=cmd.special_holder_spend,
+        affiliated=supplier.affiliated,
+        listed=base.listing_refusal(supplier.credit_code, listings) is None,
+        special_holders=base.holders_of(ranked) if special_round is not None else (),
+    )
+    attributions: list[SpecialSpendAttribution] = []
+    for holder, amount in decided.special.items():
         attribution = app.find(SpecialSpendAttribution.id_for(base.name, holder))
         if attribution is None:
             assert special_round is not None
@@ -112,16 +98,15 @@ def apply_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: ApplySupplierS
             attribution = SpecialSpendAttribution.start(ctx, base.name, holder, spend)
         attribution.attribute(ctx, supplier.credit_code, cmd.round, amount)
         attributions.append(attribution)
-        special[holder] = amount
     existing = app.find(SupplierSubsidyRound.id_for(terms.name, cmd.round))
     round_ = existing or SupplierSubsidyRound.open(ctx, terms.name, cmd.round, base.name)
     round_.receive(
         ctx,
         instrument,
         supplier.credit_code,
-        (len(counted), sum(counted.values(), start=Decimal("0.00"))),
-        special,
-        excluded,
+        decided.inclusive,
+        decided.special,
+        decided.excluded,
     )
     return app.commit(round_, *attributions)
 
