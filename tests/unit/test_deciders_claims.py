@@ -5,10 +5,12 @@ eligible or excluded with its reason — never dropped. No ledger, no database."
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
+from ledger.events import Context
 from ledger.policy import PRO_RATA_CLAIM_SUBSIDY, Instrument, Param, Policy, bundled_policies
 from ledger.pro_rata import ClaimLine, ContractLine, EarlierClaim, decide_claim_lines
 
@@ -88,6 +90,13 @@ def test_a_contract_claimed_before_is_excluded_naming_who_claimed_it_qd8() -> No
         "claimed by OP-EARLIER in QD-2023 (QD-8)",
         "",
     ]
+
+
+def test_given_a_contract_line_claimed_in_an_earlier_programme_it_names_its_claimant() -> None:
+    ctx = Context(datetime(2023, 3, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai")), "clerk", "cmd-0")
+    registered = ContractLine.claim(ctx, CUSTOMER, "HT-1", "QD-2023", "OP-EARLIER")
+    earlier = {registered.id: registered.earlier_claim}
+    assert reasons(line(" ht-1"), earlier=earlier) == ["claimed by OP-EARLIER in QD-2023 (QD-8)"]
 
 
 def test_an_excluded_line_still_makes_a_later_copy_listed_twice() -> None:

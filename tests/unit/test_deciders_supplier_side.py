@@ -22,16 +22,17 @@ CTX = Context(datetime(2025, 1, 5, 9, tzinfo=ZoneInfo("Asia/Shanghai")), "clerk"
 SUPPLIER = "S-LISTED"
 OTHER = "S-OTHER"
 HOLDER, SECOND, AFFILIATE, STRANGER = "H-1", "H-2", "H-AFF", "H-NONE"
+POLICIES = bundled_policies()
 
 
 def chengdu_2025() -> Programme:
     """Given the Chengdu programme for 2025: its policy publishes half-yearly lists (CD-2)."""
-    return Programme.open(CTX, bundled_policies()["chengdu"], 2025)
+    return Programme.open(CTX, POLICIES["chengdu"], 2025)
 
 
 def qingdao_2024() -> Programme:
     """Given the Qingdao programme for 2024: its policy publishes no supplier lists."""
-    return Programme.open(CTX, bundled_policies()["qingdao"], 2024)
+    return Programme.open(CTX, POLICIES["qingdao"], 2024)
 
 
 def listing(programme: Programme, period: str, *suppliers: str) -> SupplierList:
