@@ -17,24 +17,26 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, OperationalError, Transcoding
 from eventsourcing.utils import Environment, EnvType, get_topic
 
-from ledger.clock import local_date
+from ledger.clock import Clock, SimulatedClock, TimeRules, local_date
 from ledger.enforcement import Case, EntityRecord
 from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected, RejectionCode
-from ledger.events import AccessLog, CommandRecord, Context, Events
+from ledger.events import AccessLog, CommandRecord, Context, Events, LateEntry, RefusedCommand
 from ledger.finance import BankStatement
 from ledger.handlers import HANDLERS
+from ledger.handlers.base import Handler
 from ledger.ids import stable_id
 from ledger.payment import PaymentInstruction
 from ledger.policy import PRO_RATA_CLAIM_SUBSIDY, RANKED_TIER_GRANT, Instrument, Policy
@@ -42,11 +44,23 @@ from ledger.pro_rata import ClaimRound
 from ledger.programme import Programme
 from ledger.special import SpecialRound
 from ledger.supplier_subsidy import SupplierSubsidyRound, SupplierYear
-from ledger.vocabulary import Command, command_digest
+from ledger.vocabulary import Command, command_digest, plain
 from ledger.voucher import Redemption, Voucher
 
 A = TypeVar("A", bound=Aggregate)
 MAX_ATTEMPTS = 40
+# Refusals that are not decisions about the business: not recorded as refused commands.
+_NOT_DECISIONS = ("concurrency-conflict", "command-id-reused")
+
+
+@dataclass(frozen=True)
+class _Running:
+    """The command being run: what commit() stores with its events."""
+
+    ctx: Context
+    name: str
+    digest: str
+    late: bool
 
 
 class DateAsISO(Transcoding):
@@ -65,10 +79,21 @@ class DateAsISO(Transcoding):
 class VoucherLedger(Application[UUID]):
     name = "VoucherLedger"
 
-    def __init__(self, policies: Mapping[str, Policy], env: EnvType | None = None) -> None:
+    def __init__(
+        self,
+        policies: Mapping[str, Policy],
+        env: EnvType | None = None,
+        *,
+        clock: Clock | None = None,
+        time_rules: TimeRules | None = None,
+    ) -> None:
         self.policies = dict(policies)
         self._programme_policies: dict[str, Programme] = {}
-        self._recording: tuple[Context, str, str] | None = None
+        self._running: _Running | None = None
+        # Recorded time. Without a clock given (unit tests), a simulated one that follows the
+        # story's business time; the wiring gives the system clock.
+        self.clock: Clock = clock or SimulatedClock(datetime(2000, 1, 1, tzinfo=UTC))
+        self.time_rules = time_rules or TimeRules()
         # Set by the wiring: the read models' answer to :meth:`reconciliation_candidates`.
         self.candidates: Callable[[], tuple[list[str], list[UUID]]] | None = None
         super().__init__(env)
@@ -100,22 +125,37 @@ class VoucherLedger(Application[UUID]):
 
     def commit(self, *aggregates: Aggregate) -> Events:
         events: Events = [e for a in aggregates for e in a.pending_events]
-        if events:
-            record = self._recording
-            if record is not None:  # remembered with the events, in the same transaction
-                ctx, name, digest = record
-                stored = [[e.originator_id.hex, e.originator_version] for e in events]
+        running = self._running
+        if events and running is not None:
+            # Remembered with the events, in the same transaction: the command record (for a
+            # caller-given id) and, for a late entry, its reason.
+            ctx = running.ctx
+            stored = [[e.originator_id.hex, e.originator_version] for e in events]
+            if ctx.idempotent:
                 aggregates = (
                     *aggregates,
                     CommandRecord._create(
                         CommandRecord.Executed,
                         id=stable_id("command", ctx.command_id),
-                        command=name,
-                        digest=digest,
+                        command=running.name,
+                        digest=running.digest,
                         events=stored,
                         **ctx.fields(),
                     ),
                 )
+            if running.late:
+                aggregates = (
+                    *aggregates,
+                    LateEntry._create(
+                        LateEntry.Recorded,
+                        id=stable_id("late-entry", ctx.command_id),
+                        command=running.name,
+                        recorded_at=self.clock.now(),
+                        reason=ctx.late_reason,
+                        **ctx.fields(),
+                    ),
+                )
+        if events:
             self.save(*aggregates)
         return events
 
@@ -146,12 +186,15 @@ class VoucherLedger(Application[UUID]):
         return self.find(stable_id("command", command_id)) is not None
 
     def execute(self, ctx: Context, command: Command) -> Events:
-        """Run a declared command: at most once under a caller-given id, retried when a
-        concurrent writer changed the same aggregates first."""
+        """Run a declared command: its business time checked against the ledger's clock, at
+        most once under a caller-given id, retried when a concurrent writer changed the same
+        aggregates first. A refusal by a rule is itself recorded, then raised."""
         handler = HANDLERS[type(command)]
+        self.clock.observe(ctx.at)
+        digest = command_digest(command, ctx)
         for attempt in range(MAX_ATTEMPTS):
             try:
-                return self._run_once(ctx, command, lambda: handler(self, ctx, command))
+                return self._run_once(ctx, command, digest, handler)
             except (IntegrityError, OperationalError):
                 # Jittered back-off keeps racing writers from colliding in lock-step.
                 time.sleep(random.uniform(0, min(0.1, 0.005 * 2**attempt)))
@@ -160,29 +203,74 @@ class VoucherLedger(Application[UUID]):
             f"{command.command_name}: gave up after {MAX_ATTEMPTS} attempts; nothing was stored",
         )
 
-    def _run_once(self, ctx: Context, command: Command, run: Callable[[], Events]) -> Events:
-        """Under a caller-given id a command runs at most once: the same id with the same
-        content returns the original events and stores nothing; with other content it is
-        refused (``command-id-reused``)."""
-        if not ctx.idempotent:
-            return run()
-        digest = command_digest(command, ctx)
-        done: CommandRecord | None = self.find(stable_id("command", ctx.command_id))
-        if done is not None:
-            if (done.command, done.digest) != (command.command_name, digest):
-                raise Rejected(
-                    "command-id-reused",
-                    f"command id {ctx.command_id} was used for a different {done.command} command",
-                )
-            return [
-                next(iter(self.events.get(UUID(hex_id), gt=version - 1, lte=version)))
-                for hex_id, version in done.events
-            ]
-        self._recording = (ctx, command.command_name, digest)
+    def _run_once(self, ctx: Context, command: Command, digest: str, handler: Handler) -> Events:
+        """A command id has one outcome. Under a caller-given id, the same command again
+        returns the original events (or the original refusal) and stores nothing; other
+        content is refused (``command-id-reused``)."""
+        if ctx.idempotent:
+            done = self.find(stable_id("command", ctx.command_id))
+            if done is not None:
+                if (done.command, done.digest) != (command.command_name, digest):
+                    raise Rejected(
+                        "command-id-reused",
+                        f"command id {ctx.command_id} was used for a different {done.command} "
+                        "command",
+                    )
+                if isinstance(done, RefusedCommand):
+                    raise Rejected(done.code, done.message)  # type: ignore[arg-type]
+                return [
+                    next(iter(self.events.get(UUID(hex_id), gt=version - 1, lte=version)))
+                    for hex_id, version in done.events
+                ]
+        self._running = _Running(ctx, command.command_name, digest, self._is_late(ctx))
         try:
-            return run()
+            self._check_business_time(ctx)
+            return handler(self, ctx, command)
+        except Rejected as refusal:
+            if refusal.code not in _NOT_DECISIONS:
+                self._record_refused(ctx, command, digest, refusal)
+            raise
         finally:
-            self._recording = None
+            self._running = None
+
+    def _is_late(self, ctx: Context) -> bool:
+        return self.clock.now() - ctx.at > self.time_rules.late_after
+
+    def _check_business_time(self, ctx: Context) -> None:
+        """Business time may not run ahead of recorded time; a late entry needs a reason."""
+        now = self.clock.now()
+        if ctx.at > now + self.time_rules.future_tolerance:
+            raise Rejected(
+                "business-time-in-future",
+                f"business time {ctx.at.isoformat()} is ahead of the ledger's clock "
+                f"({now.isoformat(timespec='seconds')})",
+            )
+        if self._is_late(ctx) and not ctx.late_reason.strip():
+            raise Rejected(
+                "late-entry-needs-reason",
+                f"business time {ctx.at.isoformat()} is more than "
+                f"{self.time_rules.late_after.days} days before the ledger's clock "
+                f"({now.isoformat(timespec='seconds')}): give the reason for the late entry",
+            )
+
+    def _record_refused(
+        self, ctx: Context, command: Command, digest: str, refusal: Rejected
+    ) -> None:
+        """Every refusal of a business command is kept: what was asked, by whom, the rule."""
+        self.save(
+            RefusedCommand._create(
+                RefusedCommand.Refused,
+                # Under a caller's id the refusal is that id's one outcome; without one, each
+                # refusal is its own record.
+                id=stable_id("command", ctx.command_id) if ctx.idempotent else uuid4(),
+                command=command.command_name,
+                digest=digest,
+                code=refusal.code,
+                message=refusal.message,
+                content=plain(command.content()),
+                **ctx.fields(),
+            )
+        )
 
     def reconciliation_candidates(self) -> tuple[list[str], list[UUID]]:
         """The payment instructions and the statements with unmatched lines that a
@@ -274,7 +362,21 @@ class VoucherLedger(Application[UUID]):
         """CD-3, CD-11: checked for every command that concerns an entity."""
         record = self.entity_record(credit_code)
         if record is not None:
-            record.require_in_good_standing(terms.policy, local_date(ctx.at))
+            self._require_good_standing(terms, record, ctx)
+
+    def _require_good_standing(self, terms: Programme, record: EntityRecord, ctx: Context) -> None:
+        """Standing on the command's business date *and* as far as the ledger knows today:
+        a bar, finding or listing already recorded binds a command whatever date it
+        carries, so back-dating cannot escape it (trust model)."""
+        business, today = local_date(ctx.at), local_date(self.clock.now())
+        # A bar (not lifted) or listing that began between the business date and today is
+        # known: it binds.
+        starts = [b.start for b in record.bars.values() if b.lifted_on is None] + [
+            c.listed_from for c in record.credit_records.values()
+        ]
+        days = {business, today, *(d for d in starts if business < d <= today)}
+        for day in sorted(days):
+            record.require_in_good_standing(terms.policy, day)
 
     def record_for_receiving(
         self, terms: Programme, credit_code: str, ctx: Context
@@ -282,7 +384,7 @@ class VoucherLedger(Application[UUID]):
         """The entity's record, checked, to note a voucher or payment on in the same save
         (so a concurrent bar collides with it)."""
         record = self.entity_record(credit_code) or EntityRecord.start(ctx, credit_code)
-        record.require_in_good_standing(terms.policy, local_date(ctx.at))
+        self._require_good_standing(terms, record, ctx)
         return record
 
     def pay(

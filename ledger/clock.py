@@ -1,17 +1,65 @@
-"""Business time. Always timezone-aware and passed in by the caller (commands carry ``at``);
-nothing here reads the wall clock. Calendar years and half-years are those of Asia/Shanghai,
-where the programmes run."""
+"""Time. *Business time* (``at``) is what a command says happened, always timezone-aware;
+*recorded time* is the ledger's own clock, injected (the wiring passes the system clock, the
+demo and the tests a simulated one). Nothing here reads the wall clock. Calendar years and
+half-years are those of Asia/Shanghai, where the programmes run."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ledger.errors import InvalidInput
 
 PROGRAMME_TZ = ZoneInfo("Asia/Shanghai")
 _PERIOD = re.compile(r"^(\d{4})H([12])$")
+
+
+class Clock(Protocol):
+    """The ledger's clock: what time it is *now*, in recorded time."""
+
+    simulated: bool
+
+    def now(self) -> datetime: ...
+
+    def observe(self, at: datetime) -> None:
+        """A command carries business time ``at``: a simulated clock may follow it."""
+
+
+class SimulatedClock:
+    """Time for demos, training and tests, and said to be so (the ledger records it). It starts
+    at ``start`` and, when ``follows_business_time``, moves forward to each command's business
+    time — a story told in order — never backwards: a command dated before the latest one is
+    then back-dated, exactly as it would be on a real clock."""
+
+    simulated = True
+
+    def __init__(self, start: datetime, *, follows_business_time: bool = True) -> None:
+        self._now = start
+        self.follows_business_time = follows_business_time
+
+    def now(self) -> datetime:
+        return self._now
+
+    def observe(self, at: datetime) -> None:
+        if self.follows_business_time and at > self._now:
+            self._now = at
+
+    def set(self, moment: datetime) -> None:
+        self._now = moment
+
+
+@dataclass(frozen=True)
+class TimeRules:
+    """How business time is checked against recorded time (the ledger's clock)."""
+
+    # A business time this far ahead of the clock is a clock difference, not the future.
+    future_tolerance: timedelta = timedelta(minutes=5)
+    # A business time further back than this is a late entry: it needs a reason and is listed
+    # for auditors (audit late-entries).
+    late_after: timedelta = timedelta(days=7)
 
 
 def parse_business_time(value: object, *, field: str = "at") -> datetime:

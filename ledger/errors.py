@@ -117,6 +117,8 @@ RejectionCode = Literal[
     "programme-year-not-ended",
     "command-id-reused",
     "not-permitted",
+    "business-time-in-future",
+    "late-entry-needs-reason",
     "concurrency-conflict",
 ]
 # Every code. (A Literal of Literals is flattened, also by ``typing.get_args``.)
@@ -279,6 +281,13 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
     "command-id-reused": "The command id was used before for a different command.",
     "not-permitted": "The actor's role does not allow this command (the refusal is logged).",
     # concurrency
+    "business-time-in-future": (
+        "The command's business time is ahead of the ledger's clock (beyond a small tolerance)."
+    ),
+    "late-entry-needs-reason": (
+        "The command is dated further back than the ledger allows without a reason "
+        "(late_reason); with one it is recorded and listed as a late entry."
+    ),
     "concurrency-conflict": (
         "Other writers kept changing the same records; retried and gave up. Nothing stored."
     ),

@@ -31,6 +31,8 @@ class Context:
     actor: str
     command_id: str
     idempotent: bool = False
+    # Why a command is dated well before it is recorded (a late entry); see TimeRules.
+    late_reason: str = ""
 
     def fields(self) -> dict[str, Any]:
         return {"at": self.at, "actor": self.actor, "command_id": self.command_id}
@@ -78,3 +80,40 @@ class AccessLog(LedgerAggregate):
 
     def __init__(self, actor_name: str) -> None:
         self.actor_name = actor_name
+
+
+class RefusedCommand(LedgerAggregate):
+    """A business command the ledger refused: what was asked (its content), by whom, when, and
+    the named rule that refused it. Shares its identity with the :class:`CommandRecord` a
+    success would have made, so a command id has one outcome, whichever it was."""
+
+    class Refused(LedgerCreated):
+        command: str
+        digest: str
+        code: str
+        message: str
+        content: dict[str, Any]
+
+    def __init__(
+        self, command: str, digest: str, code: str, message: str, content: dict[str, Any]
+    ) -> None:
+        self.command = command
+        self.digest = digest
+        self.code = code
+        self.message = message
+        self.content = content
+
+
+class LateEntry(LedgerAggregate):
+    """A command dated further back than the ledger allows without a reason (TimeRules): the
+    reason given, kept with the command's events for auditors."""
+
+    class Recorded(LedgerCreated):
+        command: str
+        recorded_at: datetime
+        reason: str
+
+    def __init__(self, command: str, recorded_at: datetime, reason: str) -> None:
+        self.command = command
+        self.recorded_at = recorded_at
+        self.reason = reason

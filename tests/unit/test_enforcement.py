@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -25,7 +26,7 @@ from ledger.handlers.finance import RecordSettlement
 from ledger.handlers.inclusive import ApplyInclusive, ClaimReimbursement, Reimburse
 from ledger.handlers.registration import OpenProgramme
 from ledger.policy import bundled_policies, policy_from_mapping
-from tests.scenario import PROGRAMME, World, at, event_names, rejected
+from tests.scenario import PROGRAMME, World, at, event_names, in_memory_ledger, rejected
 
 EVIDENCE = {"contract": "HT", "payment-proof": "P", "invoice": "FP", "service-proof": "U"}
 
@@ -34,9 +35,7 @@ def ledger_valid_until(last_year: int = 2030) -> VoucherLedger:
     """Chengdu's numbers, valid long enough to see a 3-year bar end (CD-15 is a parameter)."""
     raw = copy.deepcopy(bundled_policies()["chengdu"].raw)
     raw["validity"]["last_year"]["value"] = last_year
-    return VoucherLedger(
-        {"chengdu": policy_from_mapping(raw)}, env={"PERSISTENCE_MODULE": "eventsourcing.popo"}
-    )
+    return in_memory_ledger({"chengdu": policy_from_mapping(raw)})
 
 
 def reimbursed(
@@ -109,8 +108,9 @@ def test_a_finding_bars_for_three_years_the_end_date_being_the_first_free_day() 
     assert error.details == {"case": "C-9", "until": "2028-03-10"}
     assert "until 2028-03-10 (free from that day)" in error.message
     app.execute(first_free, ApplyInclusive(programme="CD-2028", applicant=world.applicants[0]))
-    # The finding date itself is the first barred day.
-    rejected("entity-debarred", world.issue, 0, at(3, 10))
+    # The finding date itself is the first barred day (entered three years late, with a reason).
+    late = replace(at(3, 10), late_reason="entered from the 2025 paper register")
+    rejected("entity-debarred", world.issue, 0, late)
 
 
 def test_a_finding_cancels_unredeemed_vouchers_which_then_cannot_be_redeemed() -> None:

@@ -102,9 +102,7 @@ def one_place_ledger() -> VoucherLedger:
     """Chengdu with a yearly quota of one inclusive voucher."""
     raw = copy.deepcopy(bundled_policies()["chengdu"].raw)
     raw["instruments"]["inclusive"]["quota_per_year"]["value"] = 1
-    return VoucherLedger(
-        {"chengdu": policy_from_mapping(raw)}, env={"PERSISTENCE_MODULE": "eventsourcing.popo"}
-    )
+    return in_memory_ledger({"chengdu": policy_from_mapping(raw)})
 
 
 def fraud_finding(world: World, entity: str, case: str = "C-1") -> None:

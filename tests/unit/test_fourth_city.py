@@ -8,7 +8,6 @@ from datetime import date
 from decimal import Decimal
 from importlib import resources
 
-from ledger.application import VoucherLedger
 from ledger.handlers.inclusive import ApplyInclusive, ClaimReimbursement, Redeem, Reimburse
 from ledger.handlers.registration import (
     OpenProgramme,
@@ -32,7 +31,7 @@ from ledger.handlers.supplier_side import (
 )
 from ledger.ids import make_credit_code
 from ledger.policy import bundled_policies, parse_policy
-from tests.scenario import at
+from tests.scenario import at, in_memory_ledger
 
 RENAMES = {
     "inclusive": "basic",
@@ -59,10 +58,7 @@ def test_a_city_with_other_instrument_names_runs_a_year_from_its_file_alone() ->
     nanjing = parse_policy(nanjing_policy_text(), origin="nanjing.toml")
     assert set(nanjing.instruments) == set(RENAMES.values())
     assert "inclusive" not in nanjing.instruments
-    app = VoucherLedger(
-        {**bundled_policies(), "nanjing": nanjing},
-        env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
-    )
+    app = in_memory_ledger({**bundled_policies(), "nanjing": nanjing})
     holder, ranked = make_credit_code("91320100MA1X00001"), make_credit_code("91320100MA1X00002")
     centre = make_credit_code("91320100MA1Y00001")
     app.execute(at(1, 2), OpenProgramme(policy="nanjing", year=2025))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from commands.envelope import ENVELOPE, Command, execute, parse_command
+from commands.envelope import ENVELOPE, Command, Given, execute, parse_command
 from ledger.clock import PROGRAMME_TZ
 from ledger.handlers.registration import RegisterApplicant, RegisterSupplier
+from ledger.ids import stable_id
 from tests.scenario import World, applicant_code, at, in_memory_ledger, rejected
 
 
@@ -50,26 +51,38 @@ def test_commands_without_an_id_are_not_remembered() -> None:
     assert any(e.name == "command_id" for e in ENVELOPE)
 
 
-def test_a_refused_command_is_not_remembered_and_can_succeed_later() -> None:
+def test_a_refused_command_is_recorded_and_its_id_keeps_that_outcome() -> None:
+    """Every refusal is a fact (trust model): under a caller's id it is that id's one outcome,
+    so a resumed batch replays it rather than deciding again; a new id is a new command."""
     world = World(in_memory_ledger(), applicants=2, suppliers=1)
     late = applicant_code(77)
-    command = parse_command(
-        {
-            "command": "apply-inclusive",
-            "programme": "CD-2025",
-            "applicant": late,
-            "command_id": "c-1",
-            "at": "2025-02-01T09:00:00+08:00",
-        },
-        default_actor="clerk",
-        now=lambda: at().at,
+
+    def apply(command_id: str) -> Given:
+        return parse_command(
+            {
+                "command": "apply-inclusive",
+                "programme": "CD-2025",
+                "applicant": late,
+                "command_id": command_id,
+                "at": "2025-02-01T09:00:00+08:00",
+            },
+            default_actor="clerk",
+            now=lambda: at().at,
+        )
+
+    rejected("applicant-not-registered", execute, world.app, apply("c-1"))
+    refused = world.app.repository.get(stable_id("command", "c-1"))
+    assert (refused.command, refused.code, refused.content) == (
+        "apply-inclusive",
+        "applicant-not-registered",
+        {"programme": "CD-2025", "applicant": late},
     )
-    rejected("applicant-not-registered", execute, world.app, command)
     world.app.execute(
         at(1, 3),
         RegisterApplicant(credit_code=late, name="迟到科技", kind="enterprise", city="Chengdu"),
     )
-    assert execute(world.app, command)
+    rejected("applicant-not-registered", execute, world.app, apply("c-1"))
+    assert execute(world.app, apply("c-2"))
 
 
 def test_history_stored_before_a_field_was_added_is_upcast_when_read() -> None:
