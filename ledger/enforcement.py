@@ -457,6 +457,26 @@ class Case(LedgerAggregate):
         )
         return True
 
+    def offset_from(
+        self,
+        ctx: Context,
+        payee: str,
+        payment_reference: str,
+        payable: Decimal,
+        requested: Decimal | None,
+    ) -> Decimal:
+        """Keep part of a later payment due to the case's entity against its receivable: the
+        amount requested, by default as much as both the receivable and the payment allow;
+        never more than is outstanding. Returns the amount to take off the payment (which
+        refuses more than it has left to pay)."""
+        if payee != self.entity:
+            raise Rejected(
+                "not-the-entitys", f"payment {payment_reference} is not due to {self.entity}"
+            )
+        take = requested if requested is not None else min(self.outstanding, payable)
+        self.record_offset(ctx, take, payment_reference)
+        return take
+
     def record_offset(self, ctx: Context, amount: Decimal, payment_reference: str) -> None:
         self._require_outstanding(amount, "an offset")
         self.trigger_event(

@@ -107,6 +107,14 @@ class Programme(LedgerAggregate):
                 f"{ctx.at.isoformat()} is not in programme {self.name}'s year {self.year}",
             )
 
+    def require_year_ended(self, ctx: Context) -> None:
+        """CD-8: vouchers are valid only in the calendar year issued; they lapse after it."""
+        if business_year(ctx.at) <= self.year:
+            raise Rejected(
+                "programme-year-not-ended",
+                f"vouchers of {self.name} lapse only after {self.year} has ended",
+            )
+
     def require_eligible_applicant(self, applicant: Applicant) -> None:
         """CD-1 (QD-2): the kinds of unit, in the cities, the policy names."""
         self._require_eligible(applicant, "applicants", "applicant-not-eligible")

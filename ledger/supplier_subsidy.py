@@ -520,6 +520,12 @@ class GreenAward(LedgerAggregate):
     def id_for(supplier: str) -> UUID:
         return stable_id("green-award", supplier)
 
+    @staticmethod
+    def require_eligible(instrument: Instrument, supplier: str, kind: str) -> None:
+        """CD-7: the award goes to a data centre (the instrument's ``eligible_kinds``)."""
+        if kind not in instrument.value("eligible_kinds"):
+            raise Rejected("not-a-data-centre", f"{supplier} is a {kind}")
+
     @classmethod
     def grant(
         cls,

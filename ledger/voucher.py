@@ -363,16 +363,23 @@ class Redemption(LedgerAggregate):
             **ctx.fields(),
         )
 
-    def is_retry_of(
+    def require_retry_of(
         self, voucher: str, bill_amount: Decimal, service_kind: str, service_date: date
-    ) -> bool:
-        """The same bill presented again (a retry), rather than a reused invoice number."""
-        return (self.voucher, self.bill_amount, self.service_kind, self.service_date) == (
+    ) -> None:
+        """An invoice is redeemed once (CD-8: the supplier's bill is what is reimbursed): the
+        same bill presented again is a retry and changes nothing; the invoice number with
+        another bill is refused."""
+        if (self.voucher, self.bill_amount, self.service_kind, self.service_date) != (
             voucher,
             bill_amount,
             service_kind,
             service_date,
-        )
+        ):
+            raise Rejected(
+                "duplicate-reference",
+                f"invoice {self.invoice_number} of supplier {self.supplier} was already redeemed "
+                f"against voucher {self.voucher} for {self.bill_amount}",
+            )
 
     def claim(self, ctx: Context, evidence: dict[str, str], instrument: Instrument) -> None:
         """CD-8: the supplier claims with contract, payment proof, invoice, proof of service."""

@@ -262,10 +262,7 @@ def offset_clawback(app: VoucherLedger, ctx: Context, cmd: OffsetClawback) -> Ev
     """Keep part of a later payment due to the same entity against its receivable."""
     case = app.case(cmd.case)
     payment = app.payment(cmd.payment)
-    if payment.payee != case.entity:
-        raise Rejected("not-the-entitys", f"payment {cmd.payment} is not due to {case.entity}")
-    take = cmd.amount if cmd.amount is not None else min(case.outstanding, payment.payable)
-    case.record_offset(ctx, take, payment.reference)
+    take = case.offset_from(ctx, payment.payee, payment.reference, payment.payable, cmd.amount)
     payment.offset_against(ctx, cmd.case, take)
     return app.commit(case, payment)
 

@@ -8,8 +8,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ledger import parsers as p
-from ledger.clock import business_year
-from ledger.errors import Rejected
 from ledger.events import Context, Events
 from ledger.handlers.base import handles
 from ledger.handlers.examples import (
@@ -98,15 +96,10 @@ def redeem(app: VoucherLedger, ctx: Context, cmd: Redeem) -> Events:
     voucher = app.voucher(cmd.voucher)
     previous = app.find(Redemption.id_for(cmd.supplier, cmd.invoice_number))
     if previous is not None:
-        if previous.is_retry_of(
+        previous.require_retry_of(
             voucher.number, cmd.bill_amount, cmd.service_kind, cmd.service_date
-        ):
-            return []
-        raise Rejected(
-            "duplicate-reference",
-            f"invoice {cmd.invoice_number} of supplier {cmd.supplier} was already redeemed "
-            f"against voucher {previous.voucher} for {previous.bill_amount}",
         )
+        return []  # the same bill again
     terms = app.programme_terms(voucher.programme)
     voucher.require_valid(ctx, cmd.service_date)
     terms.require_eligible_service(cmd.service_kind)
@@ -242,10 +235,6 @@ class ExpireVouchers(Command):
 def expire_vouchers(app: VoucherLedger, ctx: Context, cmd: ExpireVouchers) -> Events:
     """Year end: every voucher of the programme with value left lapses (CD-8)."""
     programme = app.programme(cmd.programme)
-    if business_year(ctx.at) <= programme.year:
-        raise Rejected(
-            "programme-year-not-ended",
-            f"vouchers of {programme.name} lapse only after {programme.year} has ended",
-        )
+    programme.require_year_ended(ctx)
     lapsing = [app.voucher(n) for n in programme.voucher_numbers()]
     return app.commit(*[v for v in lapsing if v.expire(ctx)])

@@ -255,8 +255,7 @@ def certify_green_data_centre(
     terms.require_in_year(ctx)
     instrument = terms.policy.instrument_of_type(ONE_OFF_AWARD)
     supplier = app.supplier(cmd.supplier)
-    if supplier.kind not in instrument.value("eligible_kinds"):
-        raise Rejected("not-a-data-centre", f"{supplier.credit_code} is a {supplier.kind}")
+    GreenAward.require_eligible(instrument, supplier.credit_code, supplier.kind)
     terms.require_eligible_supplier(supplier)
     if not supplier.certify_green(ctx, cmd.certification_date, cmd.reference):
         return []  # this certification is recorded already

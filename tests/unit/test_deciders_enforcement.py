@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ledger.enforcement import Recoverable, split_clawback
+from ledger.enforcement import Bar, Case, Recoverable, split_clawback
 from ledger.errors import Rejected
 from ledger.events import Context
 from ledger.payment import PaymentInstruction
@@ -127,3 +127,41 @@ def test_a_voucher_offers_what_its_holder_deducted_not_what_is_left_on_it() -> N
     assert voucher.recoverable == Recoverable(
         "voucher", "CD-2025-INC-0001", ENTITY, Decimal("4000.00")
     )
+
+
+# ---- offsetting a receivable against a later payment ------------------------------------------
+
+
+def case_demanding(amount: str) -> Case:
+    """Given a case against ENTITY with a finding and a demand of ``amount``."""
+    policy = bundled_policies()["chengdu"]
+    case = Case.open(CTX, "CASE-1", "CD-2025", ENTITY, "forged proofs")
+    bar = Bar("CASE-1", policy.id, date(2025, 5, 10), date(2028, 5, 10))
+    case.record_finding(CTX, policy, date(2025, 5, 10), "forged", ["A-1"], bar, {}, [])
+    case.demand(CTX, Decimal(amount), {"PI-1": Decimal(amount)}, {}, date(2025, 6, 30))
+    case.collect_events()
+    return case
+
+
+def test_by_default_an_offset_takes_as_much_as_both_allow() -> None:
+    case = case_demanding("1500.00")
+    assert case.offset_from(CTX, ENTITY, "PI-9", Decimal("4000.00"), None) == Decimal("1500.00")
+    [offset] = case.collect_events()
+    assert type(offset).__qualname__ == "Case.OffsetAgainstPayment"
+    assert case.outstanding == Decimal("0.00")
+    smaller_payment = case_demanding("1500.00")
+    assert smaller_payment.offset_from(CTX, ENTITY, "PI-9", Decimal(600), None) == Decimal(600)
+
+
+def test_an_offset_names_its_amount_up_to_what_is_outstanding() -> None:
+    case = case_demanding("1500.00")
+    assert case.offset_from(CTX, ENTITY, "PI-9", Decimal(4000), Decimal(500)) == Decimal(500)
+    with pytest.raises(Rejected) as refused:
+        case.offset_from(CTX, ENTITY, "PI-9", Decimal(4000), Decimal("1000.01"))
+    assert refused.value.code == "exceeds-outstanding"
+
+
+def test_a_payment_due_to_someone_else_cannot_be_offset() -> None:
+    with pytest.raises(Rejected) as refused:
+        case_demanding("1500.00").offset_from(CTX, SOMEONE_ELSE, "PI-9", Decimal(4000), None)
+    assert refused.value.code == "not-the-entitys"

@@ -14,9 +14,9 @@ import pytest
 
 from ledger.errors import Rejected
 from ledger.events import Context
-from ledger.policy import bundled_policies
+from ledger.policy import ONE_OFF_AWARD, bundled_policies
 from ledger.programme import Programme, SupplierList
-from ledger.supplier_subsidy import SubsidyBase, subsidy_base
+from ledger.supplier_subsidy import GreenAward, SubsidyBase, subsidy_base
 
 CTX = Context(datetime(2025, 1, 5, 9, tzinfo=ZoneInfo("Asia/Shanghai")), "clerk", "cmd-1")
 SUPPLIER = "S-LISTED"
@@ -212,3 +212,18 @@ def test_exclusions_list_bills_by_invoice_then_holders_by_code() -> None:
         AFFILIATE,
         STRANGER,
     ]
+
+
+# ---- CD-7: the green award goes to data centres ----------------------------------------------
+
+
+def test_a_data_centre_may_receive_the_green_award() -> None:
+    green = POLICIES["chengdu"].instrument_of_type(ONE_OFF_AWARD)
+    GreenAward.require_eligible(green, SUPPLIER, "data-centre")  # no refusal
+
+
+def test_a_scheduling_platform_is_not_a_data_centre_cd7() -> None:
+    green = POLICIES["chengdu"].instrument_of_type(ONE_OFF_AWARD)
+    with pytest.raises(Rejected) as refused:
+        GreenAward.require_eligible(green, SUPPLIER, "scheduling-platform")
+    assert refused.value.code == "not-a-data-centre"
