@@ -25,7 +25,8 @@ TODAY = date(2025, 5, 15)
 
 
 def instructed(amount: str = "4000.00") -> PaymentInstruction:
-    """Given a payment instruction of 2025-04-15 (CTX is only its business time)."""
+    """Given a payment instruction of 2025-04-15 by a clerk, approved by finance (a second
+    person), so the bank may pay it."""
     ctx = Context(datetime(2025, 4, 15, 9, tzinfo=ZoneInfo("Asia/Shanghai")), "clerk", "cmd-0")
     payment = PaymentInstruction.instruct(
         ctx,
@@ -41,6 +42,7 @@ def instructed(amount: str = "4000.00") -> PaymentInstruction:
         decision="reimbursement:1",
         basis={},
     )
+    payment.approve(CTX, "reviewed")
     payment.collect_events()
     return payment
 
