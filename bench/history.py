@@ -103,7 +103,7 @@ def run_story(app: VoucherLedger, commands: Iterable[dict[str, Any]], batch: str
     now = lambda: datetime(2025, 1, 1, tzinfo=PROGRAMME_TZ)  # noqa: E731 — commands carry `at`
     for number, raw in enumerate(commands, start=1):
         command = parse_command(
-            raw, default_actor="bench", now=now, default_command_id=f"{batch}-{number}"
+            raw, identity="bench", now=now, default_command_id=f"{batch}-{number}"
         )
         with suppress(Rejected):
             execute(app, command)
@@ -171,6 +171,6 @@ def run_commands_file(ledger: Ledger, path: Path, year: int) -> int:
         ledger,
         path,
         io.StringIO(),
-        default_actor="bench",
+        identity="bench",
         now=lambda: datetime(year, 1, 1, tzinfo=PROGRAMME_TZ),
     )

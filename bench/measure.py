@@ -265,7 +265,7 @@ def commands(db: str, site_number: int, holders: int = 300) -> dict[str, Any]:
     try:
 
         def run(kind: str, raw: dict[str, Any], catch_up: bool = True) -> None:
-            command = parse_command(raw, default_actor="bench", now=now)  # type: ignore[arg-type]
+            command = parse_command(raw, identity="bench", now=now)  # type: ignore[arg-type]
             started = _clock()
             try:
                 execute(ledger.app, command)

@@ -31,7 +31,7 @@ def _no_constants(name: str) -> NoReturn:
 def parse_line(
     text: str,
     *,
-    default_actor: str,
+    identity: str,
     now: Callable[[], datetime],
     default_command_id: str | None = None,
 ) -> Given:
@@ -42,9 +42,7 @@ def parse_line(
         raise InvalidInput("malformed-json", f"not JSON: {e.msg} at column {e.colno}") from None
     if not isinstance(raw, dict):
         raise InvalidInput("malformed-json", "each line must be a JSON object")
-    return parse_command(
-        raw, default_actor=default_actor, now=now, default_command_id=default_command_id
-    )
+    return parse_command(raw, identity=identity, now=now, default_command_id=default_command_id)
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, str | InvalidInput]]:
@@ -76,7 +74,7 @@ def run_batch(
     path: Path,
     out: TextIO,
     *,
-    default_actor: str,
+    identity: str,
     now: Callable[[], datetime],
     resume: bool = False,
     err: TextIO | None = None,
@@ -95,7 +93,7 @@ def run_batch(
                     number,
                     parse_line(
                         item,
-                        default_actor=default_actor,
+                        identity=identity,
                         now=now,
                         default_command_id=f"batch-{digest}-{number}",
                     ),
@@ -116,7 +114,7 @@ def run_batch(
         try:
             if resume and ledger.app.command_done(command.context.command_id):
                 repeated += 1
-            events = execute(ledger.app, command, ledger.roles)
+            events = execute(ledger.app, command)
         except Rejected as e:
             rejected = True
             out.write(dumps(_failure(number, e)) + "\n")

@@ -8,14 +8,13 @@ file or folder could not be read or written.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
-import getpass
 import json
 import os
 import sys
 import textwrap
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -28,16 +27,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from commands import render as r
 from commands.batch import EXIT_MALFORMED, EXIT_OK, EXIT_REJECTED, run_batch
 from commands.envelope import ENVELOPE, execute, parse_command, wall_clock
-from commands.roles import authorise
-from commands.wiring import DEFAULT_DB, Ledger, open_ledger
+from commands.wiring import DEFAULT_DB, Ledger, identity_for, open_ledger
 from ledger.clock import local_date
 from ledger.errors import InvalidInput, Rejected
-from ledger.events import Context, Events
+from ledger.events import Events
 from ledger.ids import parse_credit_code
 from ledger.policy import PolicyFileError
 from ledger.vocabulary import DECLARATIONS, Command
 from projections import reports
 from projections.store import ReadModelStore
+
+# Every report of a ledger created on a simulated clock says so (trust model).
+SIMULATED_NOTE = " — simulated clock (demo, training or test ledger)"
 
 EXIT_UNAVAILABLE = 3  # the database could not be reached or used
 EXIT_FILE = 4  # a file or folder (an input file, an export folder) could not be read or written
@@ -47,6 +48,7 @@ USERS = {
     "finance": "finance",
     "enforcement": "enforcement",
     "auditor": "auditors",
+    "administrator": "administrators",
 }
 
 
@@ -62,8 +64,14 @@ def _today() -> date:
     return local_date(wall_clock())
 
 
-def _default_actor() -> str:
-    return os.environ.get("VOUCHER_LEDGER_ACTOR") or getpass.getuser()
+def _require_administrator(ledger: Ledger, identity: str, what: str) -> None:
+    """Maintenance outside the command vocabulary (rebuild, database roles) is the
+    administrators' (while no role is granted, everyone's)."""
+    table = ledger.app.roles()
+    if table is not None and not table.is_administrator(identity):
+        raise Rejected(
+            "not-permitted", f"{identity} may not {what}: it needs the administrator role"
+        )
 
 
 # Commands the command line files under a user's group rather than at the top level.
@@ -124,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     top_level = [d for d in DECLARATIONS.values() if d.command_name not in GROUPED]
     groups = [
-        (label, [d.command_name for d in top_level if d.role == user])
+        (label, [d.command_name for d in top_level if d.needs_role == user])
         for user, label in USERS.items()
-        if any(d.role == user for d in top_level)
+        if any(d.needs_role == user for d in top_level)
     ]
     groups += [
         (
@@ -162,11 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
                 "audit digest",
                 "audit verify",
                 "audit history",
+                "audit late-entries",
+                "audit refusals",
                 "audit export",
                 "audit verify-export",
             ],
         ),
-        ("administrators", ["admin create-auditor-role", "admin create-writer-role", "rebuild"]),
+        (
+            "database administration",
+            ["admin create-auditor-role", "admin create-writer-role", "rebuild"],
+        ),
         ("batch and demo", ["run [--resume]", "demo [--programme qingdao]"]),
     ]
     epilog = (
@@ -295,6 +308,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hist.add_argument("subject", help="voucher number, credit code or payment reference")
     hist.set_defaults(handler=_audit_history)
+    late = audit_sub.add_parser(
+        "late-entries",
+        parents=[common, as_of],
+        help="commands dated well before they were recorded, with the reason given",
+    )
+    late.set_defaults(handler=_report, report="late-entries", programme=None)
+    refused = audit_sub.add_parser(
+        "refusals",
+        parents=[common, as_of],
+        help="refused business commands: what was asked, by whom, and the rule that refused it",
+    )
+    refused.add_argument(
+        "--subject", help="only those naming this credit code, voucher number or reference"
+    )
+    refused.set_defaults(handler=_report, report="refusals", programme=None)
     export = audit_sub.add_parser("export", parents=[common], help="write an audit pack")
     export.add_argument("directory", type=Path)
     export.set_defaults(handler=_audit_export)
@@ -330,6 +358,28 @@ def build_parser() -> argparse.ArgumentParser:
     exc.add_argument("--on", type=_date_option, default=None, help="age on this date")
     exc.add_argument("--all", action="store_true", help="resolved ones too")
     exc.set_defaults(handler=_report, report="exceptions", programme=None)
+    # Four eyes on money (issue 15): what may be approved, and the file for the bank.
+    approvable = finance_sub.add_parser(
+        "approvable",
+        parents=[common],
+        help="open, unapproved payment instructions and whether you may approve them",
+    )
+    approvable.add_argument("--programme", help="only this programme")
+    approvable.add_argument("--purpose", help="only this purpose")
+    approvable.add_argument("--payee", help="only this payee (credit code)")
+    approvable.add_argument(
+        "--up-to", type=_date_option, default=None, help="only those instructed by this date"
+    )
+    approvable.add_argument("--on", type=_date_option, default=None, help="standing on this date")
+    approvable.set_defaults(handler=_approvable)
+    payment_file = finance_sub.add_parser(
+        "payment-file",
+        parents=[common],
+        help="the bank payment file (CSV): approved instructions not yet paid",
+    )
+    payment_file.add_argument("--programme", help="only this programme")
+    payment_file.add_argument("--output", type=Path, help="write to this file (default: stdout)")
+    payment_file.set_defaults(handler=_payment_file)
 
     admin = sub.add_parser("admin", help="administrators: database set-up")
     admin_sub = admin.add_subparsers(dest="admin_command", metavar="ADMIN_COMMAND", required=True)
@@ -371,9 +421,14 @@ def _write_command(declared: type[Command], args: argparse.Namespace, out: TextI
         if fld.shape == "objects" and isinstance(value, str) and value.startswith("@"):
             value = Path(value[1:]).read_text(encoding="utf-8")
         raw[fld.name] = value
-    given = parse_command(raw, default_actor=args.actor, now=wall_clock)
+    if args.actor:
+        raw["actor"] = args.actor  # on someone's behalf: the ledger allows administrators only
+    given = parse_command(raw, identity=args.acting_identity, now=wall_clock)
     with _ledger(args) as ledger:
-        events = execute(ledger.app, given, ledger.roles)
+        if "at" not in raw:  # now, by the ledger's own clock (simulated, for a demo ledger)
+            now = dataclasses.replace(given.context, at=ledger.app.clock.now())
+            given = dataclasses.replace(given, context=now)
+        events = execute(ledger.app, given)
         ledger.runner.catch_up()
         summary = _SUMMARIES.get(declared.command_name)
         if summary is not None and args.format != "json":
@@ -421,6 +476,97 @@ _SUMMARIES: dict[str, Callable[[Ledger, Any, Events], str]] = {
 }
 
 
+# ---- four eyes on money (issue 15): bulk approval, what is approvable, the bank file --------
+
+
+def _approved_in_bulk(ledger: Ledger, given: Any, events: Events) -> str:
+    """A preview lists what would be approved and skipped; a run says what it did."""
+    from ledger.handlers.finance import plan_approvals
+
+    if given.command.preview:
+        plan = plan_approvals(ledger.app, given.context, given.command)
+        rows = [
+            {
+                "reference": a.reference,
+                "payee": a.payee,
+                "payee_name": a.payee_name,
+                "amount": a.amount,
+                "purpose": a.purpose,
+                "instructed_on": a.instructed_on,
+                "instructed_by": a.instructed_by,
+                "would": "approve" if not a.code else f"skip ({a.code})",
+            }
+            for a in plan
+        ]
+        would = [a for a in plan if not a.code]
+        report = reports.Report(
+            "Preview: nothing stored",
+            list(rows[0]) if rows else ["reference"],
+            rows,
+            {"reference": f"would approve {len(would)}", "amount": sum(a.amount for a in would)},
+        )
+        text = io.StringIO()
+        r.render_table(report, text)
+        return text.getvalue().rstrip("\n")
+    run = next((e for e in events if type(e).__qualname__ == "BulkApproval.Run"), None)
+    if run is None:
+        return "approve-payments: no open, unapproved instruction matches"
+    lines = [f"approved {len(run.approved)}; skipped {len(run.skipped)}"]
+    lines += [f"  approved {reference}" for reference in run.approved]
+    lines += [f"  skipped {s['reference']} ({s['code']}): {s['message']}" for s in run.skipped]
+    return "\n".join(lines)
+
+
+_SUMMARIES["approve-payments"] = _approved_in_bulk
+
+
+def _approvable(args: argparse.Namespace, out: TextIO) -> int:
+    with _ledger(args) as ledger:
+        ledger.runner.catch_up()
+        report = reports.approvable_payments(
+            ledger.store,
+            args.on or _today(),
+            programme=args.programme,
+            purpose=args.purpose,
+            payee=parse_credit_code(args.payee, field="payee") if args.payee else None,
+            up_to=args.up_to,
+            approver=args.actor or args.acting_identity,
+        )
+        if ledger.simulated_clock:
+            report = dataclasses.replace(report, title=report.title + SIMULATED_NOTE)
+    r.render(report, args.format, out)
+    return EXIT_OK
+
+
+def _payment_file(args: argparse.Namespace, out: TextIO) -> int:
+    """Approved, unpaid instructions as the bank imports them: CSV, UTF-8 with a byte-order
+    mark (so spreadsheets show the Chinese headers), every cell safe from formula injection."""
+    import csv
+
+    with _ledger(args) as ledger:
+        ledger.runner.catch_up()
+        report = reports.bank_payment_file(ledger.store, args.programme)
+        simulated = ledger.simulated_clock
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(report.columns)
+    writer.writerows([[row[c] for c in report.columns] for row in report.rows])
+    note = SIMULATED_NOTE.strip() if simulated else ""
+    if args.output is None:
+        out.write("\ufeff" + text.getvalue())
+        if note:
+            sys.stderr.write(f"voucher-ledger: {note}\n")
+        return EXIT_OK
+    args.output.write_text(text.getvalue(), encoding="utf-8-sig", newline="")
+    total = report.totals.get("金额", 0)
+    out.write(
+        f"wrote {len(report.rows)} approved payments ({total}) to {args.output}"
+        + (f" {note}" if note else "")
+        + "\n"
+    )
+    return EXIT_OK
+
+
 class _ledger:
     """Open the ledger named by --db for the length of one command."""
 
@@ -445,8 +591,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             ledger,
             args.file,
             out,
-            default_actor=args.actor,
-            now=wall_clock,
+            identity=args.acting_identity,
+            now=ledger.app.clock.now,
             resume=args.resume,
             err=sys.stderr,
         )
@@ -466,6 +612,8 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
             ledger.runner.catch_up(progress=progress)
             store = ledger.store
         report = _build_report(args, store)
+        if ledger.simulated_clock:
+            report = dataclasses.replace(report, title=report.title + SIMULATED_NOTE)
     _end_progress(progress)
     r.render(report, args.format, out)
     return EXIT_OK
@@ -504,6 +652,10 @@ def _build_report(args: argparse.Namespace, store: ReadModelStore) -> reports.Re
         report = reports.operator_allocation(store, args.programme)
     elif args.report == "supplier-caps":
         report = reports.supplier_caps(store, args.year)
+    elif args.report == "late-entries":
+        report = reports.late_entries(store)
+    elif args.report == "refusals":
+        report = reports.refused_commands(store, args.subject)
     elif args.report == "supplier-subsidy":
         report = reports.supplier_subsidy_round(store, args.programme, args.round)
     else:
@@ -638,8 +790,7 @@ def _create_role(args: argparse.Namespace, out: TextIO) -> int:
 
     create = create_auditor_role if args.role == "auditor" else create_writer_role
     with _ledger(args) as ledger:
-        ctx = Context(wall_clock(), args.actor, str(uuid.uuid4()))
-        authorise(ledger.app, ledger.roles, ctx, f"create-{args.role}-role", "administrator")
+        _require_administrator(ledger, args.acting_identity, f"create the {args.role} role")
         try:
             statements = create(ledger, args.login)
         except ValueError as e:
@@ -650,8 +801,7 @@ def _create_role(args: argparse.Namespace, out: TextIO) -> int:
 
 def _rebuild(args: argparse.Namespace, out: TextIO) -> int:
     with _ledger(args) as ledger:
-        ctx = Context(wall_clock(), args.actor, str(uuid.uuid4()))
-        authorise(ledger.app, ledger.roles, ctx, "rebuild", "administrator")
+        _require_administrator(ledger, args.acting_identity, "rebuild the read models")
         started = time.monotonic()
         count = ledger.runner.rebuild(progress=_progress(ledger, sys.stderr))
         seconds = time.monotonic() - started
@@ -711,7 +861,10 @@ def _discard_stdout() -> None:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.actor = getattr(args, "actor", None) or _default_actor()
+    args.actor = getattr(args, "actor", None)
+    # Who is giving the command is the environment's to say (the operating-system user, the
+    # database login), never a flag's: --actor only names on whose behalf an administrator acts.
+    args.acting_identity = identity_for(getattr(args, "db", None))
     args.format = getattr(args, "format", None) or "table"
     try:
         return int(args.handler(args, cast(TextIO, _Output(sys.stdout))))

@@ -182,7 +182,7 @@ def run_qingdao_demo(db: Path, out: TextIO) -> int:
     for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         stale.unlink(missing_ok=True)
     commands = qingdao_commands()
-    ledger = open_ledger(str(db))
+    ledger = open_ledger(str(db), simulated_if_new=True)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             source = Path(tmp) / "qingdao.jsonl"
@@ -195,7 +195,7 @@ def run_qingdao_demo(db: Path, out: TextIO) -> int:
                 ledger,
                 source,
                 buffer,
-                default_actor="demo-qingdao",
+                identity="demo-qingdao",
                 now=lambda: datetime(2024, 1, 1, tzinfo=PROGRAMME_TZ),
             )
         results = [json.loads(line) for line in buffer.getvalue().splitlines()]

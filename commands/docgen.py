@@ -55,7 +55,7 @@ def commands_md() -> str:
         "",
     ]
     for user, label in USERS.items():
-        declared = [d for d in DECLARATIONS.values() if d.role == user]
+        declared = [d for d in DECLARATIONS.values() if d.needs_role == user]
         if not declared:
             continue
         out += [f"## Commands for {label}", ""]

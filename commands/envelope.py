@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from commands.roles import Roles, authorise
 from ledger import handlers  # noqa: F401  (registers every declaration)
 from ledger import parsers as p
 from ledger.application import VoucherLedger
@@ -22,8 +21,22 @@ from ledger.vocabulary import DECLARATIONS, Command, FieldSpec
 # Every command also takes these; ``at`` defaults to now, ``command_id`` to a fresh id.
 ENVELOPE = (
     FieldSpec("at", p.business_time, "business time, ISO 8601 with zone", False, "one"),
-    FieldSpec("actor", p.text(100), "who gives the command", False, "one"),
+    FieldSpec(
+        "actor",
+        p.text(100),
+        "on whose behalf an administrator enters the command (default: the identity giving it)",
+        False,
+        "one",
+    ),
     FieldSpec("command_id", p.text(100), "caller's id for this command", False, "one"),
+    FieldSpec(
+        "late_reason",
+        p.text(200),
+        "why a command dated well before now is entered only now (a late entry, listed for "
+        "auditors)",
+        False,
+        "one",
+    ),
 )
 
 
@@ -61,7 +74,7 @@ def read_file(value: Any) -> Any:
 def parse_command(
     raw: Mapping[str, Any],
     *,
-    default_actor: str,
+    identity: str,
     now: Callable[[], datetime],
     default_command_id: str | None = None,
 ) -> Given:
@@ -84,17 +97,19 @@ def parse_command(
     command_id = envelope.get("command_id") or default_command_id
     context = Context(
         at=envelope.get("at") or now(),
-        actor=envelope.get("actor") or default_actor,
+        actor=envelope.get("actor") or identity,
         command_id=command_id or str(uuid.uuid4()),
         idempotent=command_id is not None,
+        late_reason=envelope.get("late_reason", ""),
+        # The identity comes from the way in, never from the caller; a named actor is someone
+        # else on whose behalf it acts (the ledger allows that to administrators only).
+        entered_by=identity if envelope.get("actor", identity) != identity else "",
     )
     return Given(command, context)
 
 
-def execute(app: VoucherLedger, given: Given, roles: Roles | None = None) -> Events:
-    command, ctx = given.command, given.context
-    authorise(app, roles, ctx, command.command_name, command.role)
-    return app.execute(ctx, command)
+def execute(app: VoucherLedger, given: Given) -> Events:
+    return app.execute(given.context, given.command)
 
 
 def wall_clock() -> datetime:

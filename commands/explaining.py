@@ -44,7 +44,7 @@ def explain(ledger: Ledger, subject: str) -> list[str]:
         holder = events[0].holder
         if events[0].kind != "deduction-voucher":
             paragraphs += _special(ledger, holder, [events[0].programme])
-        return paragraphs
+        return paragraphs + _refusals(ledger, subject)
     code = parse_credit_code(subject, field="subject")
     paragraphs = []
     for cls, role in ((Applicant, "applicant"), (Supplier, "supplier")):
@@ -56,8 +56,10 @@ def explain(ledger: Ledger, subject: str) -> list[str]:
                 f"{code} ({r.name}) was registered as {article} {r.kind} {role} in {r.city} "
                 f"on {local_date(r.at)}."
             )
-    if not paragraphs:
+    refused = _refusals(ledger, code)
+    if not paragraphs and not refused:
         raise Rejected("applicant-not-registered", f"nothing is registered under {code}")
+    paragraphs += refused
     standing = explain_standing(list(ledger.app.events.get(EntityRecord.id_for(code))))
     if standing:
         paragraphs.append(standing)
@@ -121,3 +123,26 @@ def _special(ledger: Ledger, applicant: str, programmes: list[str]) -> list[str]
         if text:
             found.append(text)
     return found
+
+
+def _refusals(ledger: Ledger, subject: str) -> list[str]:
+    """Every command refused that named the subject: what was asked, when, by whom, and the
+    rule that refused it (first come, first served is auditable only with its refusals)."""
+    from sqlalchemy import select
+
+    from projections.audit_views import refusals
+
+    ledger.runner.catch_up()
+    query = (
+        select(refusals)
+        .where(refusals.c.subjects.contains(subject, autoescape=True))
+        .order_by(refusals.c.position)
+    )
+    with ledger.store.engine.connect() as conn:
+        rows = list(conn.execute(query).mappings())
+    return [
+        f"On {r['business_at'][:10]} {r['actor']} asked to {r['command']} "
+        f"({r['content']}); the ledger refused it ({r['code']}): {r['message']} "
+        f"[log position {r['position']}, recorded {r['recorded_at']}]"
+        for r in rows
+    ]

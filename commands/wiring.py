@@ -10,19 +10,23 @@ from the command line, and is never printed.
 from __future__ import annotations
 
 import os
+import pwd
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
-from commands.roles import Roles, load_roles
 from ledger.application import VoucherLedger
+from ledger.clock import Clock, SimulatedClock, TimeRules
+from ledger.events import Context, LedgerClock
+from ledger.ids import stable_id
 from ledger.policy import Policy, bundled_policies, parse_policy
 from projections.chain import audit_chain
 from projections.registry import all_read_models
@@ -39,7 +43,10 @@ class Ledger:
     store: ReadModelStore
     runner: ProjectionRunner
     location: str  # for messages: never contains a password
-    roles: Roles | None = None
+
+    @property
+    def simulated_clock(self) -> bool:
+        return self.app.clock.simulated
 
     def close(self) -> None:
         self.app.close()
@@ -48,6 +55,18 @@ class Ledger:
 
 def resolve_db(db: str | None) -> str:
     return db or os.environ.get("VOUCHER_LEDGER_DB") or DEFAULT_DB
+
+
+def identity_for(db: str | None) -> str:
+    """Who is giving commands, as the environment establishes it: on PostgreSQL the database
+    login (one per person), otherwise the operating-system user (from the process's user id,
+    not from variables a caller can set)."""
+    target = resolve_db(db)
+    if target.startswith(("postgresql://", "postgres://")):
+        login = unquote(urlsplit(target).username or "") or os.environ.get("PGUSER", "")
+        if login:
+            return login
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def _password() -> str:
@@ -150,9 +169,12 @@ def events_table(app: VoucherLedger) -> str:
     return f"{app.name.lower()}_events"
 
 
-def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
+def open_ledger(
+    db: str | None = None, *, read_only: bool = False, simulated_if_new: bool = False
+) -> Ledger:
     """Open the ledger. ``read_only`` (auditors' commands) creates and changes nothing, so a
-    role that may only read can run them."""
+    role that may only read can run them. ``simulated_if_new``: a ledger created now runs on a
+    simulated clock (the demo), as ``VOUCHER_LEDGER_CLOCK=simulated`` asks."""
     target = resolve_db(db)
     if target.startswith(("postgresql://", "postgres://")):
         env, engine, location = _postgres(target)
@@ -189,8 +211,70 @@ def open_ledger(db: str | None = None, *, read_only: bool = False) -> Ledger:
     # sooner after a crash).
     page_size = int(os.environ.get("VOUCHER_LEDGER_PAGE_SIZE") or 2000)
     runner = ProjectionRunner(app.recorder, app.mapper, store, page_size=page_size, chain=True)
+    _set_clock(app, create=create, simulated=simulated_if_new)
     app.candidates = lambda: _reconciliation_candidates(runner, store)
-    return Ledger(app, store, runner, location, load_roles())
+    return Ledger(app, store, runner, location)
+
+
+class SystemClock:
+    """Recorded time for real use: the machine's clock."""
+
+    simulated = False
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def observe(self, at: datetime) -> None:
+        """Business time never moves the system clock."""
+
+
+# Read only when a ledger is created (its first open): afterwards the ledger's own record
+# decides, so a caller cannot switch a running ledger to simulated time.
+CLOCK_ENV = "VOUCHER_LEDGER_CLOCK"  # "simulated" for demos, training and tests
+LATE_AFTER_ENV = "VOUCHER_LEDGER_LATE_AFTER_DAYS"
+# A simulated clock starts before any story a demo or a test tells, and follows it.
+SIMULATION_START = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _set_clock(app: VoucherLedger, *, create: bool, simulated: bool) -> None:
+    """The clock this ledger was created with (recorded then); a ledger from before the
+    choice was recorded runs on the system clock."""
+    chosen: LedgerClock | None = app.find(stable_id("ledger-clock"))
+    if chosen is None and create and not app.recorder.max_notification_id():
+        simulated = simulated or os.environ.get(CLOCK_ENV, "system") == "simulated"
+        late_after = int(os.environ.get(LATE_AFTER_ENV) or TimeRules().late_after.days)
+        chosen = LedgerClock._create(
+            LedgerClock.Chosen,
+            id=stable_id("ledger-clock"),
+            simulated=simulated,
+            late_after_days=late_after,
+            **Context(
+                datetime.now(UTC), pwd.getpwuid(os.getuid()).pw_name, f"create-{uuid4()}"
+            ).fields(),
+        )
+        try:
+            app.save(chosen)
+        except IntegrityError:  # another process created the ledger at the same moment
+            chosen = app.find(stable_id("ledger-clock"))
+    clock: Clock = SystemClock()
+    if chosen is not None:
+        app.time_rules = TimeRules(late_after=timedelta(days=chosen.late_after_days))
+        if chosen.simulated:
+            clock = SimulatedClock(_latest_business_time(app) or SIMULATION_START)
+    app.clock = clock
+
+
+def _latest_business_time(app: VoucherLedger) -> datetime | None:
+    """Where a simulated clock stands: the latest business time recorded."""
+    last = app.recorder.max_notification_id()
+    if not last:
+        return None
+    (notification,) = app.recorder.select_notifications(last, 1)
+    event = app.mapper.to_domain_event(notification)
+    if isinstance(event, LedgerClock.Chosen):
+        return None  # nothing has happened in the story yet
+    at: datetime | None = getattr(event, "at", None)
+    return at
 
 
 def _reconciliation_candidates(

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -33,7 +33,7 @@ from ledger.clock import Clock, SimulatedClock, TimeRules, local_date
 from ledger.enforcement import Case, EntityRecord
 from ledger.entities import Applicant, Supplier
 from ledger.errors import Rejected, RejectionCode
-from ledger.events import AccessLog, CommandRecord, Context, Events, LateEntry, RefusedCommand
+from ledger.events import CommandRecord, Context, Events, LateEntry, RefusedCommand
 from ledger.finance import BankStatement
 from ledger.handlers import HANDLERS
 from ledger.handlers.base import Handler
@@ -42,6 +42,7 @@ from ledger.payment import PaymentInstruction
 from ledger.policy import PRO_RATA_CLAIM_SUBSIDY, RANKED_TIER_GRANT, Instrument, Policy
 from ledger.pro_rata import ClaimRound
 from ledger.programme import Programme
+from ledger.roles import RoleTable
 from ledger.special import SpecialRound
 from ledger.supplier_subsidy import SupplierSubsidyRound, SupplierYear
 from ledger.vocabulary import Command, command_digest, plain
@@ -159,29 +160,6 @@ class VoucherLedger(Application[UUID]):
             self.save(*aggregates)
         return events
 
-    def record_refusal(
-        self, ctx: Context, command: str, required_role: str, held_roles: list[str]
-    ) -> Events:
-        """A command refused for want of a role is itself recorded (who, what, when)."""
-        log: AccessLog | None = self.find(stable_id("access-log", ctx.actor))
-        if log is None:
-            log = AccessLog._create(
-                AccessLog.Started,
-                id=stable_id("access-log", ctx.actor),
-                actor_name=ctx.actor,
-                **ctx.fields(),
-            )
-        log.trigger_event(
-            AccessLog.Refused,
-            command=command,
-            required_role=required_role,
-            held_roles=held_roles,
-            **ctx.fields(),
-        )
-        saved: Events = list(log.pending_events)
-        self.save(log)
-        return saved
-
     def command_done(self, command_id: str) -> bool:
         return self.find(stable_id("command", command_id)) is not None
 
@@ -224,6 +202,7 @@ class VoucherLedger(Application[UUID]):
                 ]
         self._running = _Running(ctx, command.command_name, digest, self._is_late(ctx))
         try:
+            self._authorise(ctx, command)
             self._check_business_time(ctx)
             return handler(self, ctx, command)
         except Rejected as refusal:
@@ -232,6 +211,32 @@ class VoucherLedger(Application[UUID]):
             raise
         finally:
             self._running = None
+
+    def roles(self) -> RoleTable | None:
+        found: RoleTable | None = self.find(stable_id("role-table"))
+        return found
+
+    def _authorise(self, ctx: Context, command: Command) -> None:
+        """The role table decides who may give the command (in its programme, where it names
+        one); an identity acting on someone's behalf must be an administrator."""
+        table = self.roles()
+        if table is None or not table.configured:
+            return  # no roles granted yet: a single-user ledger
+        if ctx.identity != ctx.actor and not table.is_administrator(ctx.identity):
+            raise Rejected(
+                "not-permitted",
+                f"{ctx.identity} may not act on behalf of {ctx.actor}: only an administrator "
+                "may; the refusal is recorded",
+            )
+        programme = getattr(command, "programme", None)
+        if not table.permits(ctx.actor, command.needs_role, programme):
+            held = ", ".join(f"{r} in {s}" for r, s in sorted(table.held(ctx.actor)))
+            where = f" in {programme}" if programme else ""
+            raise Rejected(
+                "not-permitted",
+                f"{ctx.actor} ({held or 'no role'}) may not {command.command_name}{where}: it "
+                f"needs the {command.needs_role} role; the refusal is recorded",
+            )
 
     def _is_late(self, ctx: Context) -> bool:
         return self.clock.now() - ctx.at > self.time_rules.late_after

@@ -76,6 +76,7 @@ RejectionCode = Literal[
     "already-reviewed",
     "review-incomplete",
     "invalid-notice-period",
+    "notice-period-too-short",
     "no-plan-in-notice",
     "outside-notice-period",
     "not-in-plan",
@@ -117,9 +118,13 @@ RejectionCode = Literal[
     "programme-year-not-ended",
     "command-id-reused",
     "not-permitted",
+    "first-grant-must-be-administrator",
+    "role-not-held",
+    "last-administrator",
     "business-time-in-future",
     "late-entry-needs-reason",
     "concurrency-conflict",
+    "approver-is-instructor",
 ]
 # Every code. (A Literal of Literals is flattened, also by ``typing.get_args``.)
 ErrorCode = Literal[InputErrorCode, RejectionCode]
@@ -218,12 +223,19 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
     "already-reviewed": "The applicant has passed review already.",
     "review-incomplete": "Applications under review still lack an outcome.",
     "invalid-notice-period": "The notice period starts in the past or ends before it starts.",
+    "notice-period-too-short": (
+        "The notice period is shorter than the policy's min_notice_days (CD-9, CD-10; 7 days "
+        "unless the policy says otherwise)."
+    ),
     "no-plan-in-notice": "No current allocation plan is published.",
     "outside-notice-period": "Objections are taken only during the notice period (CD-9).",
     "not-in-plan": "The applicant has no place in the published plan.",
     "unknown-objection": "No open objection with that reference.",
     "objection-open": "An objection is still open (CD-9: paid once no objection stands).",
-    "notice-period-running": "The notice period has not ended yet (CD-9).",
+    "notice-period-running": (
+        "The notice period has not ended yet: by the command's business date, or by the "
+        "ledger's clock however the command is dated (CD-9, CD-10)."
+    ),
     "round-finalised": "The round is final; corrections are new events (clawbacks).",
     # enforcement (CD-3, CD-11)
     "entity-debarred": (
@@ -280,7 +292,12 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
     # reliability
     "command-id-reused": "The command id was used before for a different command.",
     "not-permitted": "The actor's role does not allow this command (the refusal is logged).",
-    # concurrency
+    "first-grant-must-be-administrator": (
+        "A ledger's first role grant must make an administrator of every scope (*)."
+    ),
+    "role-not-held": "The identity does not hold that role in that scope.",
+    "last-administrator": "The ledger's last administrator cannot be revoked.",
+    # time and concurrency
     "business-time-in-future": (
         "The command's business time is ahead of the ledger's clock (beyond a small tolerance)."
     ),
@@ -290,6 +307,11 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
     ),
     "concurrency-conflict": (
         "Other writers kept changing the same records; retried and gave up. Nothing stored."
+    ),
+    # four eyes on money
+    "approver-is-instructor": (
+        "A payment instruction must be approved by a finance user other than the person whose "
+        "command instructed it (four eyes)."
     ),
 }
 

@@ -33,9 +33,20 @@ class Context:
     idempotent: bool = False
     # Why a command is dated well before it is recorded (a late entry); see TimeRules.
     late_reason: str = ""
+    # The identity that entered the command when it differs from ``actor`` (an administrator
+    # entering a command on someone's behalf); both names are recorded.
+    entered_by: str = ""
+
+    @property
+    def identity(self) -> str:
+        """Who is at the keyboard: the identity the way in established."""
+        return self.entered_by or self.actor
 
     def fields(self) -> dict[str, Any]:
-        return {"at": self.at, "actor": self.actor, "command_id": self.command_id}
+        actor = self.actor
+        if self.entered_by and self.entered_by != self.actor:
+            actor = f"{self.actor} (entered by {self.entered_by})"
+        return {"at": self.at, "actor": actor, "command_id": self.command_id}
 
 
 class LedgerEvent(Aggregate.Event):
@@ -117,3 +128,17 @@ class LateEntry(LedgerAggregate):
         self.command = command
         self.recorded_at = recorded_at
         self.reason = reason
+
+
+class LedgerClock(LedgerAggregate):
+    """How this ledger tells time, fixed when it is created: the system clock, or a simulated
+    one (demos, training, tests), and how far back business time may run without a reason.
+    Reports and exports of a simulated ledger say so."""
+
+    class Chosen(LedgerCreated):
+        simulated: bool
+        late_after_days: int
+
+    def __init__(self, simulated: bool, late_after_days: int) -> None:
+        self.simulated = simulated
+        self.late_after_days = late_after_days

@@ -81,7 +81,7 @@ class Command:
     """Base of every declared command. Subclasses are made by :func:`command`."""
 
     command_name: ClassVar[str]
-    role: ClassVar[Role]
+    needs_role: ClassVar[Role]
     summary: ClassVar[str]
     clauses: ClassVar[tuple[str, ...]]
     example: ClassVar[Mapping[str, Any]]
@@ -155,7 +155,7 @@ def command(
         if name in DECLARATIONS:
             raise TypeError(f"command {name!r} is declared twice")
         made.command_name = name
-        made.role = role
+        made.needs_role = role
         made.clauses = clauses
         made.example = example
         made.summary = " ".join(inspect.cleandoc(made.__doc__ or "").split())

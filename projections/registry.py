@@ -6,6 +6,7 @@ view imports another, and the runner imports no view (it applies what the store 
 
 from __future__ import annotations
 
+from projections.audit_views import AuditTrail
 from projections.claim_views import Claims
 from projections.enforcement_views import Enforcement
 from projections.finance_views import Reconciliation
@@ -25,6 +26,7 @@ READ_MODELS: tuple[type[EventDrivenReadModel], ...] = (
     SupplierSide,
     Reconciliation,
     Claims,
+    AuditTrail,
 )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from ledger.money import from_fen
+from projections.audit_views import late_entries as late_entries_table
+from projections.audit_views import refusals as refusals_table
 from projections.claim_views import claim_shares, claims, funding_caps
 from projections.enforcement_views import credit_records, debarments, receivables
 from projections.finance_views import exceptions as reconciliation_exceptions_table
@@ -581,3 +583,154 @@ def operator_allocation(store: ReadModelStore, programme: str) -> Report:
     totals = _sums(rows, *[c.removesuffix("_fen") for c in money])
     totals["claimant"] = f"{len(rows)} claims"
     return Report(f"Operator subsidy {programme}", columns, rows, totals)
+
+
+def late_entries(store: ReadModelStore) -> Report:
+    """Commands dated well before they were recorded, with the reason given (trust model)."""
+    rows = _fetch(store, select(late_entries_table).order_by(late_entries_table.c.position))
+    columns = ["position", "recorded_at", "business_at", "actor", "command", "command_id", "reason"]
+    return Report("Late entries", columns, rows, {"position": f"{len(rows)} late entries"})
+
+
+def refused_commands(store: ReadModelStore, subject: str | None = None) -> Report:
+    """Every refused business command (or those naming one subject), in log order."""
+    query = select(refusals_table).order_by(refusals_table.c.position)
+    if subject:
+        query = query.where(refusals_table.c.subjects.contains(subject, autoescape=True))
+    rows = _fetch(store, query)
+    columns = [
+        "position",
+        "recorded_at",
+        "business_at",
+        "actor",
+        "command",
+        "code",
+        "message",
+        "content",
+    ]
+    return Report("Refused commands", columns, rows, {"position": f"{len(rows)} refusals"})
+
+
+# ---- four eyes: approvable instructions and the bank payment file ---------------------------
+
+
+def approvable_payments(
+    store: ReadModelStore,
+    on: date,
+    programme: str | None = None,
+    purpose: str | None = None,
+    payee: str | None = None,
+    up_to: date | None = None,
+    approver: str | None = None,
+) -> Report:
+    """Open, unapproved payment instructions matching the filters (what ``approve-payments``
+    would look at), oldest first, with who instructed each and, for ``approver``, whether
+    they may approve it: not their own instruction (four eyes), not to a payee barred ``on``
+    that day. The command itself decides by the aggregates; this is the read side's view."""
+    from projections.ledger_views import payment_approvals
+
+    query = (
+        select(payments, payment_approvals.c.instructed_by)
+        .join(
+            payment_approvals,
+            payment_approvals.c.payment_id == payments.c.payment_id,
+            isouter=True,
+        )
+        .where(payments.c.approved == 0, payments.c.status == "instructed")
+        .order_by(payments.c.instructed_at, payments.c.reference)
+    )
+    if programme:
+        query = query.where(payments.c.programme == programme)
+    if purpose:
+        query = query.where(payments.c.purpose == purpose)
+    if payee:
+        query = query.where(payments.c.payee == payee)
+    rows = _fetch(store, query)
+    if up_to:
+        rows = [r for r in rows if r["instructed_at"][:10] <= up_to.isoformat()]
+    bars = _fetch(store, select(debarments))
+    barred = {b["entity"] for b in bars if _bar_status(b, on) == "barred"}
+    for r in rows:
+        r["amount_fen"] -= r["offset_fen"]
+        r["instructed_by"] = r.get("instructed_by") or ""
+        who = r["instructed_by"].partition(" (entered by ")
+        instructors = {who[0], who[2].removesuffix(")")} - {""}
+        if r["payee"] in barred:
+            r["approvable"] = "no: payee barred"
+        elif approver and approver in instructors:
+            r["approvable"] = "no: own instruction"
+        else:
+            r["approvable"] = "yes"
+    _yuan(rows, "amount_fen")
+    columns = [
+        "reference",
+        "payee",
+        "payee_name",
+        "amount",
+        "purpose",
+        "programme",
+        "instructed_at",
+        "instructed_by",
+        "approvable",
+    ]
+    approvable = [r for r in rows if r["approvable"] == "yes"]
+    totals = {
+        "reference": f"{len(rows)} unapproved",
+        "amount": sum((r["amount"] for r in approvable), from_fen(0)),
+        "approvable": f"{len(approvable)} approvable",
+    }
+    title = "Unapproved payment instructions" + (f" (for {approver})" if approver else "")
+    return Report(title, columns, rows, totals)
+
+
+# The bank payment file: headers the bank's bulk-transfer import reads (Chinese), and the
+# fields of the payments read model they come from.
+PAYMENT_FILE_COLUMNS = {
+    "收款人名称": "payee_name",
+    "收款账号": "payee_account",
+    "收款人统一社会信用代码": "payee",
+    "金额": "amount",
+    "用途": "purpose",
+    "付款参考号": "reference",
+    "资金来源": "funding_source",
+    "项目": "programme",
+}
+# OWASP "CSV injection": a cell a spreadsheet would read as a formula is prefixed with '.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> str:
+    """A cell a spreadsheet will show as text: one starting with = + - @ tab or CR is
+    prefixed with a single quote (the OWASP rule)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def bank_payment_file(store: ReadModelStore, programme: str | None = None) -> Report:
+    """What finance hands to the bank: approved instructions not yet settled, stopped or
+    cancelled, with what remains payable (the amount less offsets), oldest first. Only an
+    instruction a second person approved is in it (four eyes). Cells are made safe for
+    spreadsheets; the column names are the bank's."""
+    query = (
+        select(payments)
+        .where(payments.c.approved == 1, payments.c.status == "instructed")
+        .order_by(payments.c.instructed_at, payments.c.reference)
+    )
+    if programme:
+        query = query.where(payments.c.programme == programme)
+    found = _fetch(store, query)
+    for r in found:
+        r["amount_fen"] -= r["offset_fen"]
+    _yuan(found, "amount_fen")
+    rows = [
+        {header: csv_safe(r[source]) for header, source in PAYMENT_FILE_COLUMNS.items()}
+        for r in found
+        if r["amount"] > 0
+    ]
+    total = sum((r["amount"] for r in found if r["amount"] > 0), from_fen(0))
+    return Report(
+        "Bank payment file" + (f" {programme}" if programme else ""),
+        list(PAYMENT_FILE_COLUMNS),
+        rows,
+        {"收款人名称": f"{len(rows)} payments", "金额": total},
+    )

@@ -140,6 +140,7 @@ class ProjectionRunner:
             events = [e for _, e in decoded]
             with self.store.engine.begin() as conn:
                 page = Page(conn, recent)
+                page.note_positions(decoded)
                 for rm in self.store.read_models:
                     seen = positions[rm.name]
                     if seen >= last:

@@ -179,6 +179,14 @@ class Page:
         self.conn = conn
         self.recent = recent
         self._caches: dict[str, RowCache] = {}
+        # The log position of each event of the page, for read models that show it.
+        self._positions: dict[int, int] = {}
+
+    def note_positions(self, decoded: Sequence[tuple[int, Any]]) -> None:
+        self._positions = {id(event): position for position, event in decoded}
+
+    def position_of(self, event: Any) -> int:
+        return self._positions.get(id(event), 0)
 
     def rows(self, table: Table) -> RowCache:
         if table.name not in self._caches:

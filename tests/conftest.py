@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,13 @@ settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 settings.load_profile("default")
+
+# The suite tells programme years of 2024–2026 in business time: every ledger it creates runs
+# on a simulated clock that follows the story (recorded in the ledger, and said in its
+# reports), with a year's tolerance for stories told out of order. The trust tests create
+# their own ledgers on the system clock and the default threshold.
+os.environ["VOUCHER_LEDGER_CLOCK"] = "simulated"
+os.environ["VOUCHER_LEDGER_LATE_AFTER_DAYS"] = "400"
 
 
 @pytest.fixture(scope="session")

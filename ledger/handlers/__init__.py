@@ -3,6 +3,7 @@
 registers every one of them."""
 
 from ledger.handlers import (  # noqa: F401  (imported to register the declarations)
+    administration,
     claims,
     enforcement,
     finance,

@@ -54,6 +54,9 @@ ORDER = [
     "reconcile",
     # Last: the affiliation would have blocked the redemption example.
     "record-affiliation",
+    # Roles after everything: once granted, only the granted identities may act.
+    "grant-role",
+    "revoke-role",
 ]
 
 
@@ -115,10 +118,22 @@ def test_the_documented_examples_run_as_a_batch(ledger: Ledger, tmp_path: Path) 
     lines.insert(
         next_year, {**examples["open-programme"], "year": 2026, "at": "2026-01-02T09:00:00+08:00"}
     )
+    # The first grant makes the batch's own identity the administrator, so the grant and revoke
+    # examples are allowed.
+    grant_at = lines.index(examples["grant-role"])
+    lines.insert(
+        grant_at,
+        {
+            "command": "grant-role",
+            "identity": "docs",
+            "role": "administrator",
+            "at": examples["grant-role"]["at"],
+        },
+    )
     source = tmp_path / "examples.jsonl"
     source.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
     out = io.StringIO()
-    code = run_batch(ledger, source, out, default_actor="docs", now=lambda: at().at)
+    code = run_batch(ledger, source, out, identity="docs", now=lambda: at().at)
     results = [json.loads(r) for r in out.getvalue().splitlines()]
     # An exception exists only after a reconciliation (a finance CLI step, not a batch
     # command): the example is well-formed and refused by name.

@@ -71,7 +71,7 @@ def test_any_batch_gets_named_results_and_a_malformed_one_stores_nothing(
         source = folder / "in.jsonl"
         source.write_text("\n".join(lines) + "\n", encoding="utf-8")
         out = io.StringIO()
-        code = run_batch(ledger, source, out, default_actor="fuzz", now=lambda: at().at)
+        code = run_batch(ledger, source, out, identity="fuzz", now=lambda: at().at)
         results = [json.loads(r) for r in out.getvalue().splitlines()]
         assert code in (0, 1, 2)
         for r in results:
@@ -94,7 +94,7 @@ def test_non_utf8_and_binary_batches_are_malformed(
         source = folder / "in.jsonl"
         source.write_bytes(data)
         out = io.StringIO()
-        code = run_batch(ledger, source, out, default_actor="fuzz", now=lambda: at().at)
+        code = run_batch(ledger, source, out, identity="fuzz", now=lambda: at().at)
         assert code in (0, 1, 2)
         if code == EXIT_MALFORMED:
             assert _count(ledger) == 0
@@ -150,7 +150,7 @@ def test_huge_numbers_and_three_decimals_are_refused_with_the_line_and_field(
             encoding="utf-8",
         )
         out = io.StringIO()
-        assert run_batch(ledger, source, out, default_actor="f", now=lambda: at().at) == 2
+        assert run_batch(ledger, source, out, identity="f", now=lambda: at().at) == 2
         result = json.loads(out.getvalue())
         assert (result["line"], result["error"], result["field"]) == (
             1,

@@ -39,13 +39,13 @@ ACTOR = "agreement-test"
 COMMAND_ID = "agreement-test-1"
 
 # What every command takes besides its fields. `actor` is a global option on the command line.
-ENVELOPE_OPTIONS = {"--at": "at", "--command-id": "command_id"}
+ENVELOPE_OPTIONS = {"--at": "at", "--command-id": "command_id", "--late-reason": "late_reason"}
 GLOBAL_OPTIONS = {"-h", "--help", "--db", "--actor", "--format"}
 GROUPED_PARENTS: Mapping[str, str] = cli.GROUPED  # commands filed under a group, e.g. finance
 
 
 def test_the_envelope_is_what_this_test_assumes() -> None:
-    assert [f.name for f in ENVELOPE] == ["at", "actor", "command_id"]
+    assert [f.name for f in ENVELOPE] == ["at", "actor", "command_id", "late_reason"]
     assert all(not f.required and f.shape == "one" for f in ENVELOPE)
     assert set(GROUPED_PARENTS) <= set(DECLARATIONS), "GROUPED names an undeclared command"
 
@@ -205,7 +205,9 @@ def test_the_reference_lists_exactly_the_declared_fields(
     declared = DECLARATIONS[name]
     assert name in doc_sections, f"commands.md: no section for {name}"
     role_heading, body = doc_sections[name]
-    assert role_heading == f"Commands for {cli.USERS[declared.role]}", f"{name}: filed wrongly"
+    assert role_heading == f"Commands for {cli.USERS[declared.needs_role]}", (
+        f"{name}: filed wrongly"
+    )
 
     rows = _doc_table(body)
     assert [(f, req) for f, req, _ in rows] == [
@@ -237,7 +239,7 @@ def _line(name: str, content: Mapping[str, Any]) -> str:
 
 
 def _read(text: str) -> Given:
-    return parse_line(text, default_actor=ACTOR, now=lambda: NOW)
+    return parse_line(text, identity=ACTOR, now=lambda: NOW)
 
 
 def _refusal(text: str) -> InvalidInput:
@@ -316,13 +318,14 @@ def _through_the_cli(
     seen: list[tuple[dict[str, Any], Given]] = []
 
     def stop_at_parse(raw: Mapping[str, Any], **kwargs: Any) -> Given:
-        assert kwargs["default_actor"] == ACTOR
-        given = parse_command(raw, default_actor=kwargs["default_actor"], now=lambda: NOW)
+        assert kwargs["identity"] == ACTOR
+        given = parse_command(raw, identity=kwargs["identity"], now=lambda: NOW)
         seen.append((dict(raw), given))
         raise _Stopped
 
     monkeypatch.setattr(cli, "parse_command", stop_at_parse)
     args = parser.parse_args(argv)
+    args.acting_identity = ACTOR  # main() takes it from the environment (the OS user, the login)
     with pytest.raises(_Stopped):
         args.handler(args, io.StringIO())
     [(raw, given)] = seen

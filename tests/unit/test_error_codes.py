@@ -30,6 +30,7 @@ from ledger.errors import (
     Rejected,
 )
 from ledger.events import Context
+from ledger.handlers.administration import GrantRole
 from ledger.handlers.enforcement import OpenCase, RecordFraudFinding
 from ledger.handlers.inclusive import ApplyInclusive, Redeem
 from ledger.policy import bundled_policies, policy_from_mapping
@@ -190,17 +191,18 @@ def test_the_role_wins_over_the_rules() -> None:
         service_date=date(2025, 3, 10),
         deduction=Decimal("5000.00"),
     )
-    ctx = Context(at(3, 12).at, actor="chen.audit", command_id="r-1")
-    rejected(
-        "not-permitted", execute, world.app, Given(over_the_limit, ctx), {"chen.audit": {"auditor"}}
-    )
-    rejected("exceeds-deduction-limit", execute, world.app, Given(over_the_limit, ctx), None)
+    world.app.execute(at(1, 2), GrantRole(identity="test", role="administrator"))
+    world.app.execute(at(1, 2), GrantRole(identity="chen.audit", role="auditor"))
+    auditor = Context(at(3, 12).at, actor="chen.audit", command_id="r-1")
+    rejected("not-permitted", execute, world.app, Given(over_the_limit, auditor))
+    clerk = Context(at(3, 12).at, actor="test", command_id="r-2")
+    rejected("exceeds-deduction-limit", execute, world.app, Given(over_the_limit, clerk))
 
 
 def test_the_input_is_checked_in_the_documented_order() -> None:
     def code(line: str) -> str:
         with pytest.raises(InvalidInput) as caught:
-            parse_line(line, default_actor="t", now=lambda: at().at)
+            parse_line(line, identity="t", now=lambda: at().at)
         return caught.value.code
 
     assert code('{"command": "redeem", "bogus": 1}') == "unknown-field"
@@ -227,7 +229,7 @@ def test_a_malformed_line_wins_over_every_rule_in_the_batch(tmp_path: Path) -> N
             source = tmp_path / name
             source.write_text("\n".join(rows) + "\n", encoding="utf-8")
             out = io.StringIO()
-            status = run_batch(ledger, source, out, default_actor="t", now=now)
+            status = run_batch(ledger, source, out, identity="t", now=now)
             return status, [json.loads(r) for r in out.getvalue().splitlines()]
 
         status, results = run("bad.jsonl", *map(json.dumps, lines), '{"command": "redeem"')

@@ -20,7 +20,7 @@ def apply_line(world: World, command_id: str | None, applicant: int = 0) -> Comm
     }
     if command_id:
         raw["command_id"] = command_id
-    return parse_command(raw, default_actor="clerk", now=lambda: datetime.now(PROGRAMME_TZ))
+    return parse_command(raw, identity="clerk", now=lambda: datetime.now(PROGRAMME_TZ))
 
 
 def stored(world: World) -> int:
@@ -66,7 +66,7 @@ def test_a_refused_command_is_recorded_and_its_id_keeps_that_outcome() -> None:
                 "command_id": command_id,
                 "at": "2025-02-01T09:00:00+08:00",
             },
-            default_actor="clerk",
+            identity="clerk",
             now=lambda: at().at,
         )
 
