@@ -481,6 +481,8 @@ _SUMMARIES: dict[str, Callable[[Ledger, Any, Events], str]] = {
 
 def _approved_in_bulk(ledger: Ledger, given: Any, events: Events) -> str:
     """A preview lists what would be approved and skipped; a run says what it did."""
+    import io
+
     from ledger.handlers.finance import plan_approvals
 
     if given.command.preview:
@@ -508,7 +510,7 @@ def _approved_in_bulk(ledger: Ledger, given: Any, events: Events) -> str:
         text = io.StringIO()
         r.render_table(report, text)
         return text.getvalue().rstrip("\n")
-    run = next((e for e in events if type(e).__qualname__ == "BulkApproval.Run"), None)
+    run: Any = next((e for e in events if type(e).__qualname__ == "BulkApproval.Run"), None)
     if run is None:
         return "approve-payments: no open, unapproved instruction matches"
     lines = [f"approved {len(run.approved)}; skipped {len(run.skipped)}"]
@@ -542,6 +544,7 @@ def _payment_file(args: argparse.Namespace, out: TextIO) -> int:
     """Approved, unpaid instructions as the bank imports them: CSV, UTF-8 with a byte-order
     mark (so spreadsheets show the Chinese headers), every cell safe from formula injection."""
     import csv
+    import io
 
     with _ledger(args) as ledger:
         ledger.runner.catch_up()

@@ -193,6 +193,7 @@ class OpenInstruction:
 @dataclass(frozen=True)
 class Outcome:
     kind: str  # settled, amount-mismatch, duplicate-payment, paid-after-cancel, unexpected, missing
+    # (the bank paying an instruction may also raise settled-unapproved, settled-to-barred-payee)
     payment_reference: str = ""
     statement: str = ""
     line: StatementLine | None = None
@@ -269,6 +270,7 @@ def record_outcome(
     payment: PaymentInstruction | None,
     statement: BankStatement | None,
     find_exception: Callable[[str], ReconciliationException | None],
+    barred: Standing | None = None,
 ) -> list[ReconciliationException]:
     """What one reconciliation outcome does; returns the exceptions raised or resolved.
 
@@ -279,7 +281,11 @@ def record_outcome(
     * ``settled``: the instruction is settled with the line's amount, quoting
       ``STATEMENT:LINE`` and the value date; an open ``missing`` exception for it is resolved;
     * ``amount-mismatch``: the instruction records the amount paid, and an exception opens;
-    * ``duplicate-payment``, ``paid-after-cancel``, ``unexpected``: an exception opens.
+    * ``duplicate-payment``, ``paid-after-cancel``, ``unexpected``: an exception opens;
+    * ``settled`` and ``amount-mismatch`` (the bank paid the instruction) also open a
+      ``settled-unapproved`` exception when it was never approved, and a
+      ``settled-to-barred-payee`` one when ``barred`` says the payee was barred on the value
+      date (:func:`payment_concerns`).
 
     An exception has one reference per kind and subject; ``find_exception`` gives the one
     opened by an earlier reconciliation, which is returned as it is rather than opened
@@ -300,6 +306,7 @@ def record_outcome(
         )
 
     line = outcome.line
+    paid_on = payment_concerns(payment, line.value_date if line else None, barred)
     if outcome.kind == "missing":
         assert payment is not None
         payment.report_missing(ctx, (today - payment.instructed_on).days)
@@ -309,23 +316,93 @@ def record_outcome(
     if outcome.kind == "settled":
         assert payment is not None
         payment.settle(ctx, line.amount, f"{statement.statement}:{line.line}", line.value_date)
+        flagged = [
+            exception(kind, statement.statement, line.line, payment.payable, line.amount, why)
+            for kind, why in paid_on
+        ]
         missing = find_exception(
             ReconciliationException.reference_for("missing", payment.reference, "", 0)
         )
         if missing is not None and missing.open:
             missing.resolve(ctx, f"paid on {line.value_date} ({statement.statement})")
-            return [missing]
-        return []
+            return [missing, *flagged]
+        return flagged
     if outcome.kind == "amount-mismatch":
         assert payment is not None
         payment.record_mismatch(ctx, line.amount, statement.statement, line.line)
+    instructed = payment.payable if payment else Decimal("0.00")
     return [
         exception(
             outcome.kind,
             statement.statement,
             line.line,
-            payment.payable if payment else Decimal("0.00"),
+            instructed,
             line.amount,
             " ".join([line.counterparty_name, line.counterparty_account, line.reference]),
-        )
+        ),
+        *(
+            exception(kind, statement.statement, line.line, instructed, line.amount, why)
+            for kind, why in paid_on
+            if outcome.kind == "amount-mismatch"
+        ),
     ]
+
+
+# ---- four eyes: what a payment the bank made tells finance to look at ------------------------
+
+# Standing of a payee on a day, by everything the ledger knows: None, or why it was barred.
+Standing = Callable[[PaymentInstruction, date], str | None]
+
+
+def payment_concerns(
+    payment: PaymentInstruction | None, value_date: date | None, barred: Standing | None
+) -> list[tuple[str, str]]:
+    """Pure: the exceptions (kind, detail) a payment the bank made on ``value_date`` raises
+    besides its own outcome: ``settled-unapproved`` when no second person approved the
+    instruction (four eyes), ``settled-to-barred-payee`` when the payee was barred (or
+    stopped) on the value date by what the ledger knows. The payment is still recorded: the
+    bank paid, that is a fact; the exception stays open until resolved with a reason.
+    Paying a stopped or cancelled instruction is a ``paid-after-cancel`` outcome already."""
+    if payment is None or value_date is None or payment.stopped or payment.cancelled:
+        return []
+    concerns: list[tuple[str, str]] = []
+    if not payment.approved:
+        concerns.append(
+            (
+                "settled-unapproved",
+                f"paid on {value_date} though never approved "
+                f"(instructed by {payment.instructed_by or 'unknown'})",
+            )
+        )
+    why = barred(payment, value_date) if barred is not None else None
+    if why is not None:
+        concerns.append(("settled-to-barred-payee", f"paid on {value_date}: {why}"))
+    return concerns
+
+
+def settlement_exceptions(
+    ctx: Context,
+    payment: PaymentInstruction,
+    paid: Decimal,
+    value_date: date,
+    bank_reference: str,
+    barred: Standing | None,
+    find_exception: Callable[[str], ReconciliationException | None],
+) -> list[ReconciliationException]:
+    """The exceptions a settlement finance records by hand (``record-settlement``) raises:
+    the same kinds as a reconciled one, one per kind and instruction."""
+    raised = []
+    for kind, why in payment_concerns(payment, value_date, barred):
+        reference = ReconciliationException.reference_for(kind, payment.reference, "", 0)
+        if find_exception(reference) is None:
+            raised.append(
+                ReconciliationException.raise_(
+                    ctx,
+                    kind,
+                    payment.reference,
+                    instructed=payment.payable,
+                    paid=paid,
+                    detail=f"{why} (bank reference {bank_reference})",
+                )
+            )
+    return raised

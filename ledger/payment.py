@@ -18,6 +18,13 @@ from ledger.ids import stable_id
 from ledger.money import ZERO
 
 
+def people(actor: str) -> set[str]:
+    """The persons an event's ``actor`` names: the actor, and whoever entered the command on
+    their behalf (``"li (entered by admin)"``, see :meth:`Context.fields`)."""
+    name, sep, rest = actor.partition(" (entered by ")
+    return {name, rest.removesuffix(")")} - {""} if sep else {actor} - {""}
+
+
 class PaymentInstruction(LedgerAggregate):
     class Instructed(LedgerCreated):
         reference: str
@@ -40,6 +47,7 @@ class PaymentInstruction(LedgerAggregate):
 
         def apply(self, aggregate: PaymentInstruction) -> None:
             aggregate.approved = True
+            aggregate.approved_by = self.actor
 
     class Cancelled(LedgerEvent):
         reason: str
@@ -114,8 +122,12 @@ class PaymentInstruction(LedgerAggregate):
         decision: str,
         basis: dict[str, Any],
         at: datetime,
+        actor: str = "",
     ) -> None:
         self.reference = reference
+        # Who instructed it (the actor recorded on Instructed): they may not approve it.
+        self.instructed_by = actor
+        self.approved_by = ""
         self.payee = payee
         self.payee_name = payee_name
         self.payee_account = payee_account
@@ -176,10 +188,33 @@ class PaymentInstruction(LedgerAggregate):
             **ctx.fields(),
         )
 
+    def approval_refusal(self, ctx: Context) -> Rejected | None:
+        """Why ``ctx``'s actor may not approve it, if they may not: it is not open (stopped,
+        cancelled, settled), or they are a person whose command instructed it — its actor, or
+        whoever entered it on the actor's behalf (four eyes: money moves only on an
+        instruction approved by a second person)."""
+        try:
+            self._require_open()
+        except Rejected as refusal:
+            return refusal
+        if ctx.actor in people(self.instructed_by):
+            return Rejected(
+                "approver-is-instructor",
+                f"payment {self.reference} was instructed by {self.instructed_by}: "
+                f"{ctx.actor} may not approve it too; a second finance user must (four eyes)",
+                instructed_by=self.instructed_by,
+            )
+        return None
+
     def approve(self, ctx: Context, note: str) -> None:
-        self._require_open()
-        if not self.approved:
-            self.trigger_event(self.Approved, note=note, **ctx.fields())
+        """Four eyes: approved once, by someone other than whoever instructed it (the payee's
+        standing is the application's to check, see the approve-payment handler)."""
+        if self.approved and self.open:
+            return
+        refusal = self.approval_refusal(ctx)
+        if refusal is not None:
+            raise refusal
+        self.trigger_event(self.Approved, note=note, **ctx.fields())
 
     def cancel(self, ctx: Context, reason: str) -> None:
         self._require_open()
@@ -266,3 +301,25 @@ class PaymentInstruction(LedgerAggregate):
             basis=basis,
             **ctx.fields(),
         )
+
+
+class BulkApproval(LedgerAggregate):
+    """One ``approve-payments`` run: the filters it was given, the instructions it approved
+    and those it skipped with the rule that stopped it (its own instructions, barred payees,
+    programmes outside the approver's scope), kept for auditors with the approvals."""
+
+    class Run(LedgerCreated):
+        filters: dict[str, Any]
+        note: str
+        approved: list[str]
+        skipped: list[dict[str, str]]  # reference, code, message
+
+    def __init__(
+        self,
+        filters: dict[str, Any],
+        note: str,
+        approved: list[str],
+        skipped: list[dict[str, str]],
+    ) -> None:
+        self.approved = approved
+        self.skipped = skipped
