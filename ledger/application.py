@@ -37,8 +37,10 @@ from ledger.events import CommandRecord, Context, Events, LateEntry, RefusedComm
 from ledger.finance import BankStatement
 from ledger.handlers import HANDLERS
 from ledger.handlers.base import Handler
+from ledger.handlers.periods import ReopenPeriod
 from ledger.ids import stable_id
 from ledger.payment import PaymentInstruction
+from ledger.periods import PERIODS_ID, AccountingPeriods
 from ledger.policy import PRO_RATA_CLAIM_SUBSIDY, RANKED_TIER_GRANT, Instrument, Policy
 from ledger.pro_rata import ClaimRound
 from ledger.programme import Programme
@@ -204,6 +206,7 @@ class VoucherLedger(Application[UUID]):
         try:
             self._authorise(ctx, command)
             self._check_business_time(ctx)
+            self._require_open_period(ctx, command)
             return handler(self, ctx, command)
         except Rejected as refusal:
             if refusal.code not in _NOT_DECISIONS:
@@ -237,6 +240,14 @@ class VoucherLedger(Application[UUID]):
                 f"{ctx.actor} ({held or 'no role'}) may not {command.command_name}{where}: it "
                 f"needs the {command.needs_role} role; the refusal is recorded",
             )
+
+    def _require_open_period(self, ctx: Context, command: Command) -> None:
+        """An entry dated in a closed month is refused; reopening one is how to enter it."""
+        if isinstance(command, ReopenPeriod):
+            return
+        periods: AccountingPeriods | None = self.find(PERIODS_ID)
+        if periods is not None:
+            periods.require_open(ctx.at)
 
     def _is_late(self, ctx: Context) -> bool:
         return self.clock.now() - ctx.at > self.time_rules.late_after

@@ -121,6 +121,9 @@ RejectionCode = Literal[
     "first-grant-must-be-administrator",
     "role-not-held",
     "last-administrator",
+    "period-closed",
+    "period-not-ended",
+    "period-not-closed",
     "business-time-in-future",
     "late-entry-needs-reason",
     "concurrency-conflict",
@@ -297,6 +300,9 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
     ),
     "role-not-held": "The identity does not hold that role in that scope.",
     "last-administrator": "The ledger's last administrator cannot be revoked.",
+    "period-closed": "The command is dated in an accounting month finance has closed.",
+    "period-not-ended": "A month can be closed only once it has ended.",
+    "period-not-closed": "The month is not closed, so it cannot be reopened.",
     # time and concurrency
     "business-time-in-future": (
         "The command's business time is ahead of the ledger's clock (beyond a small tolerance)."

@@ -5,6 +5,7 @@ messages. Pure: a parser sees a value, never a file or the environment."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -209,3 +210,10 @@ def file_content(value: Any, name: str) -> FileContent:
     if not isinstance(value, FileContent):
         raise InvalidInput("invalid-value", f"{name}: expected a file", field=name)
     return value
+
+
+def month(value: Any, name: str) -> str:
+    """An accounting month, ``YYYY-MM``."""
+    if isinstance(value, str) and re.fullmatch(r"(19|20)\d\d-(0[1-9]|1[0-2])", value.strip()):
+        return value.strip()
+    raise InvalidInput("invalid-value", f"{name}: {value!r} is not a month, YYYY-MM", field=name)

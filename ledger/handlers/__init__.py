@@ -8,6 +8,7 @@ from ledger.handlers import (  # noqa: F401  (imported to register the declarati
     enforcement,
     finance,
     inclusive,
+    periods,
     registration,
     special,
     supplier_side,

@@ -56,6 +56,8 @@ ORDER = [
     "record-affiliation",
     # Roles after everything: once granted, only the granted identities may act.
     "grant-role",
+    "close-period",
+    "reopen-period",
     "revoke-role",
 ]
 
