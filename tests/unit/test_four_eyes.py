@@ -352,3 +352,12 @@ def test_a_preview_stores_nothing_and_says_what_would_be_approved() -> None:
     # The preview's "would approve" is exactly what the run approves.
     events = world.app.execute(wang, ApprovePayments())
     assert sorted(events[-1].approved) == sorted(r for r, c in plan.items() if not c)  # type: ignore[attr-defined]
+
+
+def test_the_bank_file_neutralises_cells_a_spreadsheet_would_run() -> None:
+    from projections.reports import csv_safe
+
+    for risky in ("=1+2", "+86 28", "-5", "@SUM(A1)", "\tx", "\rx"):
+        assert csv_safe(risky) == "'" + risky
+    for plain in ("成都智算中心", "1000.00", "PI-CD-2025-ABC", ""):
+        assert csv_safe(plain) == plain
