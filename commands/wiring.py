@@ -28,7 +28,7 @@ from ledger.clock import Clock, SimulatedClock, TimeRules
 from ledger.events import Context, LedgerClock
 from ledger.ids import stable_id
 from ledger.policy import Policy, bundled_policies, parse_policy
-from projections.chain import audit_chain
+from projections.chain import audit_chain, log_table
 from projections.registry import all_read_models
 from projections.runner import ProjectionRunner
 from projections.store import ReadModelStore
@@ -152,6 +152,39 @@ END $$;
 """
 
 
+# Every stored event has a positive position: the hash chain, the read models and history read
+# the log from position 1, while aggregates read their events by originator id, so a row at
+# position 0 or below would decide the business unseen (issue 21). PostgreSQL: a CHECK
+# constraint, added once by the table's owner, NOT VALID (it binds every row written from then
+# on; rows already there are `audit verify`'s to find, and the ledger still opens). SQLite:
+# triggers AFTER insert and update refusing the row (in a BEFORE INSERT trigger NEW.rowid is -1
+# whenever SQLite assigns the rowid itself).
+POSITIVE_POSITIONS_SQL = """
+DO $$
+BEGIN
+  IF NOT EXISTS (
+    SELECT 1 FROM pg_constraint
+    WHERE conname = 'voucher_ledger_positive_position' AND conrelid = '{table}'::regclass
+  ) AND pg_has_role(
+    current_user, (SELECT relowner FROM pg_class WHERE oid = '{table}'::regclass), 'USAGE'
+  ) THEN
+    ALTER TABLE {table} ADD CONSTRAINT voucher_ledger_positive_position
+      CHECK (notification_id > 0) NOT VALID;
+  END IF;
+END $$;
+"""
+SQLITE_POSITIVE_POSITIONS_SQL = [
+    f"""
+CREATE TRIGGER IF NOT EXISTS voucher_ledger_positive_position{suffix} AFTER {op} ON {{table}}
+WHEN NEW.rowid <= 0
+BEGIN
+  SELECT RAISE(ABORT, 'the voucher ledger event log: positions are positive; {op} refused');
+END
+"""
+    for suffix, op in (("", "INSERT"), ("_update", "UPDATE"))
+]
+
+
 def policies() -> dict[str, Policy]:
     """The bundled parameter files, plus any in ``VOUCHER_LEDGER_POLICY_DIR`` (a new city's
     programme is a file there: no code)."""
@@ -196,6 +229,11 @@ def open_ledger(
             if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres" and create:
                 with engine.begin() as conn:
                     conn.exec_driver_sql(APPEND_ONLY_SQL.format(table=events_table(app)))
+                    conn.exec_driver_sql(POSITIVE_POSITIONS_SQL.format(table=events_table(app)))
+            elif create:
+                with engine.begin() as conn:
+                    for statement in SQLITE_POSITIVE_POSITIONS_SQL:
+                        conn.exec_driver_sql(statement.format(table=log_table(app.recorder)))
             break
         except (PersistenceError, SQLAlchemyError) as e:
             if create and "permission denied" in str(e):

@@ -14,16 +14,27 @@ cannot be rewritten, and any change at or before its position breaks it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
-from sqlalchemy import BigInteger, Column, Connection, Engine, String, Table, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    text,
+)
 
-from projections.store import metadata
+from projections.store import metadata, tracking
 
 GENESIS = bytes(32)
 CHECKPOINT_EVERY = 1000
@@ -72,6 +83,18 @@ def extend(conn: Connection, notifications: Sequence[Notification]) -> None:
         rows.append({"position": n.id, "link": previous.hex()})
     if rows:
         conn.execute(insert(audit_chain), rows)
+
+
+def log_table(recorder: ApplicationRecorder) -> str:
+    """The name of the table the recorder stores events in (SQLite: ``stored_events``;
+    PostgreSQL: the application's name with ``_events``)."""
+    return str(getattr(recorder, "events_table_name", "stored_events"))
+
+
+def position_column(engine: Engine) -> str:
+    """The column holding an event's log position: SQLite's rowid, PostgreSQL's
+    notification_id."""
+    return "notification_id" if engine.dialect.name == "postgresql" else "rowid"
 
 
 def log_pages(
@@ -134,6 +157,32 @@ def digest_of(recorder: ApplicationRecorder) -> Digest:
     return Digest(position, last, count, checkpoints)
 
 
+OUTSIDE_SHOWN = 20
+
+
+def outside(conn: Connection, table: str, column: str, finding: Callable[[int, str], None]) -> None:
+    """Flag every stored row at position 0 or below: the log, the chain and the read models
+    start after position 0, yet aggregates read their events by identity and would see it."""
+    (hidden,) = conn.execute(text(f"SELECT count(*) FROM {table} WHERE {column} <= 0")).one()
+    if not hidden:
+        return
+    rows = conn.execute(
+        text(
+            f"SELECT {column}, originator_id, originator_version, topic FROM {table} "
+            f"WHERE {column} <= 0 ORDER BY {column} LIMIT {OUTSIDE_SHOWN}"
+        )
+    ).all()
+    for position, originator, version, topic in rows:
+        finding(
+            int(position),
+            f"position {position}: an event outside the chained range (positions start at 1), "
+            f"hidden from the chain, the read models and history but read by its aggregate: "
+            f"{topic} of {originator} version {version}",
+        )
+    if hidden > len(rows):
+        finding(int(rows[-1][0]), f"{hidden} events in all at positions 0 or below")
+
+
 @dataclass
 class Verdict:
     ok: bool
@@ -150,16 +199,37 @@ def verify(recorder: ApplicationRecorder, engine: Engine, kept: Digest | None) -
     first_bad: int | None = None
 
     def flag(position: int, message: str) -> None:
+        """A difference in the chain: only the first is named (after it, every link differs)."""
         nonlocal first_bad
         if first_bad is None or position < first_bad:
             first_bad = position
             problems.append(message)
 
+    def finding(position: int, message: str) -> None:
+        """A row outside the chained range: each is named."""
+        nonlocal first_bad
+        first_bad = position if first_bad is None else min(first_bad, position)
+        problems.append(message)
+
     expected = dict(kept.checkpoints) if kept else {}
     if kept:
         expected[kept.position] = kept.link
+    table, column = log_table(recorder), position_column(engine)
     with engine.connect() as conn:
-        stored_head = int(conn.execute(select(func.max(audit_chain.c.position))).scalar() or 0)
+        # The chain's head and how far the read models claim to have applied the log, read
+        # together (they are written in one transaction per page), and the last position stored
+        # now: events up to it must all be read below.
+        stored_head, claimed, last_stored = conn.execute(
+            select(
+                select(func.max(audit_chain.c.position)).scalar_subquery(),
+                select(func.max(tracking.c.position)).scalar_subquery(),
+                text(f"(SELECT max({column}) FROM {table})"),
+            )
+        ).one()
+        stored_head, claimed = int(stored_head or 0), int(claimed or 0)
+        last_stored = int(last_stored or 0)
+        outside(conn, table, column, finding)
+        read_up_to_last = 0  # events read from the log at positions up to last_stored
         previous, count, head = GENESIS, 0, (0, GENESIS.hex())
         checked_up_to = 0
         unchained = 0
@@ -182,6 +252,8 @@ def verify(recorder: ApplicationRecorder, engine: Engine, kept: Digest | None) -
                 value = previous.hex()
                 count += 1
                 position = n.id
+                if position <= last_stored:
+                    read_up_to_last += 1
                 if position in expected and expected.pop(position) != value:
                     flag(
                         position,
@@ -196,6 +268,12 @@ def verify(recorder: ApplicationRecorder, engine: Engine, kept: Digest | None) -
                             f"position {position}: the event differs from the one chained "
                             "(changed, reordered, or an earlier event was removed)",
                         )
+                elif stored_head < position <= claimed:
+                    flag(
+                        position,
+                        f"position {position}: an event applied to the read models "
+                        f"(up to position {claimed}) but never chained",
+                    )
                 elif position > stored_head:
                     unchained += 1
                 else:
@@ -212,6 +290,18 @@ def verify(recorder: ApplicationRecorder, engine: Engine, kept: Digest | None) -
         ).scalar()
         if beyond is not None:
             flag(int(beyond), f"position {beyond}: a chained event is missing (deleted)")
+        # Every row the table holds up to last_stored must have been read from the log: a row
+        # the log does not return is one aggregates could read and the chain cannot see.
+        (rows,) = conn.execute(
+            text(f"SELECT count(*) FROM {table} WHERE {column} > 0 AND {column} <= :last"),
+            {"last": last_stored},
+        ).one()
+        if int(rows) != read_up_to_last:
+            finding(
+                last_stored,
+                f"the event table holds {rows} events at positions 1 to {last_stored}, "
+                f"the log read {read_up_to_last}: events outside the chained range",
+            )
     for position in sorted(expected):
         flag(position, f"the kept digest covers position {position}, which the log lacks")
     if unchained:
