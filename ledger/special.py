@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -375,7 +375,13 @@ class SpecialRound(LedgerAggregate):
     ) -> None:
         self._require_ranked()
         self._require_not_finalised()
-        notice.require_valid_period(ctx, notice_from, notice_to)
+        notice.require_valid_period(
+            ctx,
+            notice_from,
+            notice_to,
+            int(instrument.value("min_notice_days")),
+            instrument.clause("min_notice_days"),
+        )
         notice.require_no_open_objection(self.open_objections, "CD-9")
         pending = [a for a in self.review_set(instrument) if a not in self.passed]
         if pending:
@@ -448,11 +454,12 @@ class SpecialRound(LedgerAggregate):
         if self.finalised:
             raise Rejected("round-finalised", f"the {self.programme} special round is final")
 
-    def require_finalisable(self, ctx: Context) -> list[Allocation]:
-        """CD-9: paid only once the notice period has passed with no objection standing."""
+    def require_finalisable(self, ctx: Context, now: datetime) -> list[Allocation]:
+        """CD-9: paid only once the notice period has passed with no objection standing —
+        passed by the command's business date and by ``now``, the ledger's clock."""
         self._require_not_finalised()
         notice.require_finalisable(
-            ctx, self.notice if self.plan_current else None, self.open_objections, "CD-9"
+            ctx, now, self.notice if self.plan_current else None, self.open_objections, "CD-9"
         )
         return list(self.plan)
 

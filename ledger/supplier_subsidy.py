@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -429,11 +429,20 @@ class SupplierSubsidyRound(LedgerAggregate):
             **ctx.fields(),
         )
 
-    def publish(self, ctx: Context, notice_from: date, notice_to: date) -> None:
+    def publish(
+        self, ctx: Context, instrument: Instrument, notice_from: date, notice_to: date
+    ) -> None:
+        """CD-10: the drawn plan goes on public notice for at least ``min_notice_days``."""
         self._require_open()
         if not self.plan_version or self.notice is not None:
             raise Rejected("no-plan-in-notice", f"round {self.round}: draw the plan first")
-        notice.require_valid_period(ctx, notice_from, notice_to)
+        notice.require_valid_period(
+            ctx,
+            notice_from,
+            notice_to,
+            int(instrument.value("min_notice_days")),
+            instrument.clause("min_notice_days"),
+        )
         self.trigger_event(
             self.PlanPublished,
             version=self.plan_version,
@@ -474,10 +483,11 @@ class SupplierSubsidyRound(LedgerAggregate):
             **ctx.fields(),
         )
 
-    def require_finalisable(self, ctx: Context) -> list[PlanLine]:
-        """CD-10: paid once the notice period has passed with no objection standing."""
+    def require_finalisable(self, ctx: Context, now: datetime) -> list[PlanLine]:
+        """CD-10: paid once the notice period has passed with no objection standing — passed
+        by the command's business date and by ``now``, the ledger's clock."""
         self._require_open()
-        notice.require_finalisable(ctx, self.notice, self.open_objections, "CD-10")
+        notice.require_finalisable(ctx, now, self.notice, self.open_objections, "CD-10")
         return list(self.plan)
 
     def finalise(self, ctx: Context, granted: dict[str, Decimal], payments: dict[str, str]) -> None:

@@ -282,7 +282,7 @@ def finalise_special(app: VoucherLedger, ctx: Context, cmd: FinaliseSpecial) -> 
     programme = app.programme(cmd.programme)
     round_ = app.special_round(programme.name)
     instrument = _ranked(programme)
-    plan = round_.require_finalisable(ctx)
+    plan = round_.require_finalisable(ctx, app.clock.now())
     touched: list[Aggregate] = [round_, programme]
     numbers: dict[str, str] = {}
     for allocation in plan:

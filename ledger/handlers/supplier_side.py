@@ -164,8 +164,10 @@ class PublishSupplierSubsidyPlan(Command):
 def publish_supplier_subsidy_plan(
     app: VoucherLedger, ctx: Context, cmd: PublishSupplierSubsidyPlan
 ) -> Events:
-    round_ = app.supplier_round(cmd.programme, cmd.round)
-    round_.publish(ctx, cmd.notice_from, cmd.notice_to)
+    terms = app.programme_terms(cmd.programme)
+    round_ = app.supplier_round(terms.name, cmd.round)
+    instrument = terms.policy.instrument_of_type(SUPPLIER_SUBSIDY)
+    round_.publish(ctx, instrument, cmd.notice_from, cmd.notice_to)
     return app.commit(round_)
 
 
@@ -192,7 +194,7 @@ def finalise_supplier_subsidy(
     terms = app.programme_terms(cmd.programme)
     round_ = app.supplier_round(terms.name, cmd.round)
     instrument = terms.policy.instrument_of_type(SUPPLIER_SUBSIDY)
-    lines = round_.require_finalisable(ctx)
+    lines = round_.require_finalisable(ctx, app.clock.now())
     touched: list[Aggregate] = [round_]
     granted: dict[str, Decimal] = {}
     payments: dict[str, str] = {}

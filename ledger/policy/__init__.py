@@ -10,7 +10,8 @@ Instrument building blocks (``type``):
 * ``deduction-voucher`` — a voucher of fixed face value, deducting at most a share of each
   bill at a listed supplier, allocated first come first served under a yearly quota.
 * ``supplier-subsidy`` — a share of the previous year's voucher business at each supplier,
-  capped per supplier per year, planned from suppliers' applications (CD-6, CD-10).
+  capped per supplier per year, planned from suppliers' applications, published for notice
+  of at least ``min_notice_days``, then paid (CD-6, CD-10).
 * ``one-off-award`` — a fixed award granted on a recorded event, once per supplier (CD-7).
 * ``pro-rata-claim-subsidy`` — claimants submit audited lines of service; eligible lines (in
   the service window, for customers in the area, not funded elsewhere) earn ``rate`` of their
@@ -18,7 +19,12 @@ Instrument building blocks (``type``):
   funding split (QD-1…QD-8).
 * ``ranked-tier-grant`` — a grant paid to the applicant: applications ranked by spend bracket
   then submission time, the top ``review_places`` reviewed (failures replaced by the next in
-  line), amounts matched to tiers by spend, published for notice, then paid.
+  line), amounts matched to tiers by spend, published for notice of at least
+  ``min_notice_days``, then paid.
+
+``min_notice_days`` (both plan-and-notice blocks) may be left out: the Chengdu draft names no
+length for its public notices (公示), so a file that says nothing gets
+:data:`DEFAULT_MIN_NOTICE_DAYS`, recorded with the clause ``default``.
 """
 
 from __future__ import annotations
@@ -350,7 +356,15 @@ _INSTRUMENT_TYPES: dict[str, tuple[str, ...]] = {
 # Parameters a building block may leave out.
 _OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {
     "pro-rata-claim-subsidy": ("per_claimant_cap", "pool_cap"),
+    "ranked-tier-grant": ("min_notice_days",),
+    "supplier-subsidy": ("min_notice_days",),
 }
+# The shortest public notice (公示) of a plan, in calendar days counting the first and the last,
+# when a policy file does not say: 7 days, which hold 5 working days unless a holiday falls in
+# them (CD-9 and CD-10 name no length; see chengdu.toml).
+DEFAULT_MIN_NOTICE_DAYS = 7
+# Optional parameters that take a value when left out; the clause says it is the default.
+_DEFAULTS: dict[str, Param] = {"min_notice_days": Param(DEFAULT_MIN_NOTICE_DAYS, "default")}
 
 
 def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
@@ -405,9 +419,13 @@ def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
         "duplicate_funding_check": _bool,
         "per_claimant_cap": _amount,
         "pool_cap": _amount,
+        "min_notice_days": lambda p, w: _int(p, w, minimum=1),
     }
     keys = [*_INSTRUMENT_TYPES[kind], *[k for k in optional if k in table]]
     params = {key: checks[key](_param(table, key, where), f"{where}.{key}") for key in keys}
+    for key in optional:
+        if key not in params and key in _DEFAULTS:
+            params[key] = _DEFAULTS[key]
     return Instrument(policy_id=policy_id, name=name, type=kind, label=label, params=params)
 
 

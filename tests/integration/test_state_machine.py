@@ -328,12 +328,12 @@ class LedgerMachine(RuleBasedStateMachine):
                 programme="CD-2026",
                 round=name,
                 notice_from=date(2026, 3, 1),
-                notice_to=date(2026, 3, 2),
+                notice_to=date(2026, 3, 7),
             ),
         )
         self._try(
             self.app.execute,
-            at(3, 3, year=2026),
+            at(3, 8, year=2026),
             FinaliseSupplierSubsidy(programme="CD-2026", round=name),
         )
 

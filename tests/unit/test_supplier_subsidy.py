@@ -398,7 +398,7 @@ def test_no_supplier_is_paid_more_than_two_million_a_year_nor_twenty_percent_of_
         world.app.execute(
             at(3, 1, 2026),
             PublishSupplierSubsidyPlan(
-                programme=Y2, round=name, notice_from=date(2026, 3, 1), notice_to=date(2026, 3, 2)
+                programme=Y2, round=name, notice_from=date(2026, 3, 1), notice_to=date(2026, 3, 7)
             ),
         )
         if object_first:  # a correction: objected, dismissed
@@ -414,7 +414,7 @@ def test_no_supplier_is_paid_more_than_two_million_a_year_nor_twenty_percent_of_
                     programme=Y2, objection=f"O{n}", outcome="dismissed", reason="fine", round=name
                 ),
             )
-        world.app.execute(at(3, 3, 2026), FinaliseSupplierSubsidy(programme=Y2, round=name))
+        world.app.execute(at(3, 8, 2026), FinaliseSupplierSubsidy(programme=Y2, round=name))
     year = world.app.repository.get(SupplierYear.id_for("chengdu", supplier, 2026))
     grants = [
         e
