@@ -3,16 +3,14 @@ history of one subject, and a self-checking audit pack. Nothing here writes to t
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from commands.render import describe_event, dumps, jsonable
+from commands.render import csv_rows, describe_event, dumps
 from commands.wiring import Ledger
 from ledger.clock import parse_business_time
 from ledger.errors import InvalidInput
@@ -193,11 +191,8 @@ def export_pack(
     for table, rows in scratch.dump().items():
         name = f"{table}.csv"
         columns = [c.name for c in next(t for t in scratch.tables if t.name == table).columns]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(columns)
-        writer.writerows([[jsonable(v) for v in row] for row in rows])
-        (directory / name).write_text("\ufeff" + buffer.getvalue(), encoding="utf-8")
+        # Cells safe to open in a spreadsheet (render.csv_cell: formula text gets a ').
+        (directory / name).write_text("\ufeff" + csv_rows(columns, rows), encoding="utf-8")
         files[name] = {"rows": len(rows)}
     for name, info in files.items():
         info["sha256"] = _sha256(directory / name)

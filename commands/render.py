@@ -1,12 +1,20 @@
-"""Output for people (aligned tables, amounts with thousands separators) and for machines
-(JSON; CSV as UTF-8 with a byte-order mark so Excel opens Chinese names cleanly)."""
+r"""Output for people (aligned tables, amounts with thousands separators) and for machines
+(JSON; CSV as UTF-8 with a byte-order mark so Excel opens Chinese names cleanly).
+
+Every CSV the ledger writes goes through :func:`csv_rows`: a cell a spreadsheet would read as a
+formula — text beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return — is
+prefixed with a single quote (OWASP's rule against CSV injection). Numbers are left as they are:
+an amount or count the ledger formats (``-1200.00``, ``42``) matches ``^-?\d+(\.\d+)?$`` and
+cannot be a formula, so a negative amount stays a number for the spreadsheet."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
@@ -46,6 +54,33 @@ def describe_event(event: Any) -> dict[str, Any]:
     return {"event": name, "id": event.originator_id, "version": event.originator_version, **state}
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """One CSV cell, safe to open in a spreadsheet: a value as :func:`jsonable` gives it, with
+    text that could start a formula prefixed by ``'``; numbers (and number text) unchanged."""
+    value = jsonable(value)
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_STARTS)
+        and not _NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def csv_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A whole CSV text (CRLF line ends, no byte-order mark), every cell through
+    :func:`csv_cell` — the column names too."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_cell(c) for c in columns])
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
+    return buffer.getvalue()
+
+
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
@@ -61,12 +96,8 @@ def render(report: Report, fmt: str, out: TextIO) -> None:
         out.write(dumps({"report": report.title, "rows": report.rows, "totals": report.totals}))
         out.write("\n")
     elif fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(report.columns)
-        for row in report.rows:
-            writer.writerow([jsonable(row.get(c)) for c in report.columns])
-        out.write("\ufeff" + buffer.getvalue())
+        rows = ([row.get(c) for c in report.columns] for row in report.rows)
+        out.write("\ufeff" + csv_rows(report.columns, rows))
     else:
         render_table(report, out)
 
