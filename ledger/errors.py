@@ -66,6 +66,7 @@ RejectionCode = Literal[
     "already-reimbursed",
     "voucher-not-redeemable",
     "already-applied",
+    "submitted-after-receipt",
     "spend-below-lowest-tier",
     "duplicate-funding",
     "round-closed",
@@ -216,6 +217,7 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
     ),
     # special-voucher round (CD-5, CD-9, CD-12)
     "already-applied": "One special-voucher application per unit per year (CD-5).",
+    "submitted-after-receipt": "The platform submission time is after the ledger received it.",
     "spend-below-lowest-tier": "Prior-year spend is below the lowest tier's threshold (CD-5).",
     "duplicate-funding": ("The spend is declared as funded by municipal money already (CD-12)."),
     "round-closed": "The round has been ranked; no more applications (CD-9).",

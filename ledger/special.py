@@ -33,7 +33,8 @@ from ledger.policy import Instrument, Tier
 class Candidate(Value):
     applicant: str
     spend: Decimal
-    sequence: int  # submission order within the round
+    sequence: int  # the order the ledger received it: a tie-break only
+    submitted_at: datetime  # the platform's submission time (CD-9: 按平台提交时间排序)
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,14 @@ def bracket_of(spend: Decimal, tiers: Sequence[Tier]) -> int | None:
 
 
 def rank(candidates: Sequence[Candidate], tiers: Sequence[Tier]) -> list[Candidate]:
-    """Highest bracket first; within a bracket, earlier submission first (CD-9)."""
+    """Highest bracket first; within a bracket, earlier submission on the platform first
+    (CD-9: 同一区间按平台提交时间排序) — not the order the ledger happened to receive them,
+    so a backfilled or shuffled batch ranks as a sorted one. Equal times: the credit code."""
 
-    def key(c: Candidate) -> tuple[int, int]:
+    def key(c: Candidate) -> tuple[int, datetime, str]:
         bracket = bracket_of(c.spend, tiers)
         assert bracket is not None
-        return (bracket, c.sequence)
+        return (bracket, c.submitted_at, c.applicant)
 
     return sorted(candidates, key=key)
 
@@ -129,13 +132,22 @@ class SpecialRound(LedgerAggregate):
         spend: Decimal
         bracket: int
         sequence: int
+        submitted_at: datetime
         evidence: dict[str, str]
         other_public_funding: dict[str, Decimal]
         basis: dict[str, Any]
 
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Applications stored before the platform's submission time was recorded: the
+            # time the ledger received them was the submission order then.
+            state["submitted_at"] = state["at"]
+
         def apply(self, aggregate: SpecialRound) -> None:
             aggregate.applications[self.applicant] = Candidate(
-                self.applicant, self.spend, self.sequence
+                self.applicant, self.spend, self.sequence, self.submitted_at
             )
 
     class Ranked(LedgerEvent):
@@ -247,7 +259,15 @@ class SpecialRound(LedgerAggregate):
         spend: Decimal,
         evidence: dict[str, str],
         other_public_funding: dict[str, Decimal],
+        submitted_at: datetime | None = None,
     ) -> None:
+        submitted = submitted_at or ctx.at
+        if submitted > ctx.at:
+            raise Rejected(
+                "submitted-after-receipt",
+                f"submitted on the platform at {submitted.isoformat()}, after the ledger "
+                f"received it ({ctx.at.isoformat()})",
+            )
         if self.ranking is not None:
             raise Rejected(
                 "round-closed", f"the {self.programme} special round has been ranked (CD-9)"
@@ -287,6 +307,7 @@ class SpecialRound(LedgerAggregate):
             spend=spend,
             bracket=bracket,
             sequence=len(self.applications) + 1,
+            submitted_at=submitted,
             evidence={k: evidence[k] for k in sorted(evidence)},
             other_public_funding={k: other_public_funding[k] for k in sorted(other_public_funding)},
             basis=instrument.basis("tiers", "application_evidence", "per_holder_per_year"),

@@ -3,7 +3,7 @@ CD-12, CD-13)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -80,6 +80,12 @@ class ApplySpecial(Command):
         shape="pairs",
         default_factory=dict,
     )
+    submitted_at: datetime | None = arg(
+        p.business_time,
+        "when the application was submitted on the platform (CD-9 ranks a bracket by it); "
+        "default: the command's business time",
+        default=None,
+    )
 
 
 @handles(ApplySpecial)
@@ -100,6 +106,7 @@ def apply_special(app: VoucherLedger, ctx: Context, cmd: ApplySpecial) -> Events
         cmd.prior_year_spend,
         cmd.evidence,
         cmd.other_public_funding,
+        cmd.submitted_at,
     )
     return app.commit(round_)
 

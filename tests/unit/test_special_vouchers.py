@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger.clock import PROGRAMME_TZ
 from ledger.explain import explain_special_application
 from ledger.handlers.special import (
     ApplySpecial,
@@ -27,6 +28,7 @@ TIERS = SPECIAL.value("tiers")
 RATE = SPECIAL.value("max_subsidy_rate")
 EVIDENCE = {"contract": "HT", "payment-proof": "P", "invoice": "FP", "service-proof": "U"}
 M = Decimal(1_000_000)
+T0 = datetime(2025, 3, 1, 9, tzinfo=PROGRAMME_TZ)
 
 
 def apply(world: World, n: int, spend: Decimal, day: int = 1, **kw: object) -> object:
@@ -69,7 +71,7 @@ def plan(world: World) -> dict[str, Decimal]:
 
 
 def test_exactly_5_10_20_50_50_places() -> None:
-    candidates = [Candidate(f"A{n:03d}", 20 * M, n) for n in range(200)]
+    candidates = [Candidate(f"A{n:03d}", 20 * M, n, T0 + timedelta(minutes=n)) for n in range(200)]
     allocations, unused, unplaced = allocate(candidates, TIERS, RATE, cascade=False)
     by_amount = [sum(1 for a in allocations if a.tier == t) for t in range(5)]
     assert by_amount == [5, 10, 20, 50, 50]
@@ -289,7 +291,10 @@ def test_finalising_issues_vouchers_paid_to_the_applicants() -> None:
 def test_no_tier_overfilled_no_amount_over_20_percent_and_rank_order_respected(
     entries: list[tuple[int, bool]], cascade: bool
 ) -> None:
-    candidates = [Candidate(f"A{n:03d}", Decimal(s), n) for n, (s, _) in enumerate(entries)]
+    candidates = [
+        Candidate(f"A{n:03d}", Decimal(s), n, T0 + timedelta(minutes=n))
+        for n, (s, _) in enumerate(entries)
+    ]
     passed = [c for c, (_, ok) in zip(candidates, entries, strict=True) if ok]
     allocations, unused, _ = allocate(passed, TIERS, RATE, cascade=cascade)
     filled = [sum(1 for a in allocations if a.tier == t) for t in range(len(TIERS))]
@@ -305,3 +310,38 @@ def test_no_tier_overfilled_no_amount_over_20_percent_and_rank_order_respected(
     assert [c.applicant for c in rank(passed, TIERS)][: len(allocations)] == [
         a.applicant for a in sorted(allocations, key=lambda a: a.rank)
     ]
+
+
+@given(st.permutations(list(range(6))))
+def test_the_ranking_follows_the_platform_submission_time_whatever_the_arrival_order(
+    arrival: list[int],
+) -> None:
+    """CD-9: 同一区间按平台提交时间排序. Six applications in one bracket, submitted one minute
+    apart, received by the ledger in any order (a backfill, a shuffled batch): the ranking is
+    the submission order."""
+    world = World(in_memory_ledger(), applicants=6, suppliers=1)
+    for n in arrival:
+        world.app.execute(
+            at(3, 20),
+            ApplySpecial(
+                programme=PROGRAMME,
+                applicant=world.applicants[n],
+                prior_year_spend=12 * M,
+                evidence=EVIDENCE,
+                submitted_at=T0 + timedelta(minutes=n),
+            ),
+        )
+    world.app.execute(at(4, 1), RankSpecial(programme=PROGRAMME))
+    assert world.app.special_round(PROGRAMME).ranking == world.applicants
+
+
+def test_an_application_cannot_be_submitted_after_the_ledger_received_it() -> None:
+    world = World(in_memory_ledger(), applicants=1, suppliers=1)
+    late = ApplySpecial(
+        programme=PROGRAMME,
+        applicant=world.applicants[0],
+        prior_year_spend=12 * M,
+        evidence=EVIDENCE,
+        submitted_at=at(3, 21).at,
+    )
+    rejected("submitted-after-receipt", world.app.execute, at(3, 20), late)
