@@ -707,13 +707,18 @@ def csv_safe(value: Any) -> str:
 
 
 def bank_payment_file(store: ReadModelStore, programme: str | None = None) -> Report:
-    """What finance hands to the bank: approved instructions not yet settled, stopped or
-    cancelled, with what remains payable (the amount less offsets), oldest first. Only an
-    instruction a second person approved is in it (four eyes). Cells are made safe for
-    spreadsheets; the column names are the bank's."""
+    """What finance hands to the bank: approved instructions not yet settled, stopped,
+    cancelled or paid a different amount (mismatch), with what remains payable (the amount
+    less offsets), oldest first. Only an instruction a second person approved is in it (four
+    eyes). Cells are made safe for spreadsheets; the column names are the bank's."""
     query = (
         select(payments)
-        .where(payments.c.approved == 1, payments.c.status == "instructed")
+        .where(
+            payments.c.approved == 1,
+            payments.c.status == "instructed",
+            # The bank paid another amount: finance resolves that first, it is not sent again.
+            payments.c.reconciliation != "mismatch",
+        )
         .order_by(payments.c.instructed_at, payments.c.reference)
     )
     if programme:
