@@ -378,7 +378,15 @@ def _special_round(site: Site, rng: random.Random, add: Any, inclusive_holders: 
     ranking = [
         c.applicant
         for c in rank(
-            [Candidate(code, Decimal(spend), n) for n, (code, spend) in enumerate(applicants)],
+            [
+                Candidate(
+                    code,
+                    Decimal(spend),
+                    n,
+                    datetime.fromisoformat(_at(date(site.year, 3, 1 + n // 15), n % 15)),
+                )
+                for n, (code, spend) in enumerate(applicants)
+            ],
             tiers,
         )
     ]

@@ -21,7 +21,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import resolve_topic
 
 from commands.cli import main
-from commands.wiring import open_ledger
+from commands.wiring import _postgres, open_ledger, policies
+from ledger.application import VoucherLedger
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 FIXTURE = FIXTURES / "ledger-before-typed-commands.sqlite"
@@ -49,11 +50,15 @@ def old_ledger(db_url: str, tmp_path: Path) -> str:
         copy = tmp_path / FIXTURE.name
         shutil.copyfile(FIXTURE, copy)
         return str(copy)
-    ledger = open_ledger(db_url)
+    # Straight into the event store, before the ledger is ever opened (opening an empty
+    # ledger records its clock: the old log would no longer be the whole log).
+    env, engine, _ = _postgres(db_url)
+    app = VoucherLedger(policies(), env=env)
     try:
-        ledger.app.recorder.insert_events(stored_events(FIXTURE))
+        app.recorder.insert_events(stored_events(FIXTURE))
     finally:
-        ledger.close()
+        app.close()
+        engine.dispose()
     return db_url
 
 

@@ -4,8 +4,10 @@ examples."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -14,6 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from commands.audit import rebuild_check
 from commands.wiring import Ledger, open_ledger
+from ledger.clock import TimeRules
+from ledger.enforcement import EntityRecord
 from ledger.errors import Rejected
 from ledger.finance import BankStatement, StatementLine
 from ledger.handlers.claims import (
@@ -57,6 +61,7 @@ from ledger.handlers.supplier_side import (
     PublishSupplierSubsidyPlan,
 )
 from ledger.ids import make_credit_code
+from ledger.payment import PaymentInstruction
 from ledger.pro_rata import ClaimLine
 from projections import reports
 from tests.pgserver import PostgresServer
@@ -74,6 +79,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.ledger: Ledger = open_ledger(self.url)
         self.world = World(self.ledger.app, applicants=8, suppliers=3)
         self.app = self.ledger.app
+        # The machine jumps between Qingdao's 2024, Chengdu's 2025 and 2026 at random: only
+        # entries more than three years back count as late here (the rule has its own tests).
+        self.app.time_rules = TimeRules(late_after=timedelta(days=1100))
         self.invoices: list[tuple[str, str]] = []
         self.payments: list[str] = []
         self.day = 1
@@ -183,6 +191,26 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         events = self._try(
             self.app.execute, at(4, 2), Reimburse(supplier=supplier, invoice_number=invoice)
+        )
+        if events:
+            self.payments.append(events[1].reference)  # type: ignore[index]
+
+    @rule(n=st.integers(0, 100), days=st.integers(-60, 60))
+    def reimburse_on_any_date(self, n: int, days: int) -> None:
+        """Business time backwards and forwards (trust model): a claim reimbursed on a date
+        before or after whatever has happened since, entered late with a reason."""
+        if not self.invoices:
+            return
+        supplier, invoice = self.invoices[n % len(self.invoices)]
+        when = replace(at(5, 12), late_reason="entered from the paper file")
+        when = replace(when, at=when.at + timedelta(days=days))
+        self._try(
+            self.app.execute,
+            when,
+            ClaimReimbursement(supplier=supplier, invoice_number=invoice, evidence=EVIDENCE),
+        )
+        events = self._try(
+            self.app.execute, when, Reimburse(supplier=supplier, invoice_number=invoice)
         )
         if events:
             self.payments.append(events[1].reference)  # type: ignore[index]
@@ -451,6 +479,31 @@ class LedgerMachine(RuleBasedStateMachine):
             "cancelled", Decimal(0)
         )
         assert rebuild_check(self.ledger, None) == []
+        self._no_money_for_the_barred()
+
+    def _no_money_for_the_barred(self) -> None:
+        """What is known binds: once a bar is recorded, and while it stands, no payment to the
+        entity is instructed or approved — whatever business date the command carried."""
+        barred: dict[UUID, set[str]] = {}
+        payees: dict[UUID, str] = {}
+        kinds = (
+            EntityRecord.Debarred,
+            EntityRecord.DebarmentLifted,
+            PaymentInstruction.Instructed,
+            PaymentInstruction.Approved,
+        )
+        for e in self.app.events_of(*kinds):
+            if isinstance(e, EntityRecord.Debarred):
+                barred.setdefault(e.originator_id, set()).add(e.case)
+            elif isinstance(e, EntityRecord.DebarmentLifted):
+                barred.get(e.originator_id, set()).discard(e.case)
+            else:
+                if isinstance(e, PaymentInstruction.Instructed):
+                    payees[e.originator_id] = e.payee
+                payee = payees[e.originator_id]
+                assert not barred.get(EntityRecord.id_for(payee)), (
+                    f"{type(e).__qualname__} for {payee} dated {e.at} while barred"
+                )
 
 
 def test_the_ledger_machine_on_sqlite(tmp_path_factory: pytest.TempPathFactory) -> None:
