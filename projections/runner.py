@@ -22,12 +22,17 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 from eventsourcing.utils import TopicError, construct_topic, resolve_topic
+from sqlalchemy import Connection, func, select
 
 from ledger.clock import local_date
 from projections.chain import chain_head, extend
-from projections.store import Page, ReadModelStore, RecentRows
+from projections.store import Page, ReadModelStore, RecentRows, tracking
 
 Progress = Callable[[int, int], None]  # (applied so far, position reached)
+
+# The key of PostgreSQL's advisory lock that serialises catch-ups on one database (any
+# constant that no other code uses: the digits spell "vl catch-up").
+CATCH_UP_LOCK = 0x766C_6361_7463_6875
 
 
 class UnknownEventTopic(TopicError):
@@ -139,6 +144,15 @@ class ProjectionRunner:
             first, last = notifications[0].id, notifications[-1].id
             events = [e for _, e in decoded]
             with self.store.engine.begin() as conn:
+                moved = self._serialise(conn, positions)
+                if moved is not None:
+                    # Another catch-up applied pages since these positions were read:
+                    # carry on from where it left the read models (its rows, not ours).
+                    positions, recent = moved, RecentRows()
+                    start = min(positions.values(), default=0)
+                    if self.chain:
+                        start = min(start, chain_head(conn)[0])
+                    continue
                 page = Page(conn, recent)
                 page.note_positions(decoded)
                 for rm in self.store.read_models:
@@ -162,6 +176,20 @@ class ProjectionRunner:
             if finished or len(notifications) < self.page_size:
                 break
         return applied
+
+    def _serialise(self, conn: Connection, positions: dict[str, int]) -> dict[str, int] | None:
+        """Take the catch-up lock for this page's transaction (PostgreSQL: a transaction-level
+        advisory lock; SQLite: the database's write lock, ``BEGIN IMMEDIATE``), so that
+        concurrent catch-ups — one per command, in every process — apply pages one at a time.
+        Then read the positions again: None if they are still ``positions``, else the new
+        ones (another catch-up got there first)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(CATCH_UP_LOCK)))
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        found = dict(conn.execute(select(tracking.c.read_model, tracking.c.position)).all())
+        now = {name: int(found.get(name, 0)) for name in positions}
+        return None if now == positions else now
 
     def into(self, store: ReadModelStore, page_size: int | None = None) -> ProjectionRunner:
         """A runner on the same log into another store (a replay into a scratch store); it

@@ -21,7 +21,7 @@ import pytest
 from commands.wiring import Ledger, create_writer_role, events_table, open_ledger
 from ledger.enforcement import EntityRecord
 from ledger.handlers.enforcement import OpenCase, RecordFraudFinding
-from projections.chain import digest_of, verify
+from projections.chain import audit_chain, digest_of, verify
 from tests.scenario import PROGRAMME, World, at
 
 HIDDEN = -1
@@ -171,3 +171,33 @@ def test_verify_names_a_hidden_event_that_the_database_was_made_to_accept(
             insert_at(db_url, table, HIDDEN - 1, again)
     finally:
         reopened.close()
+
+
+def test_an_event_slipped_into_a_gap_inside_the_chain_is_reported_as_inserted(
+    ledger: Ledger, db_url: str
+) -> None:
+    _, forged = barred_entity(ledger)
+    table = events_table(ledger.app)
+    last = ledger.app.recorder.max_notification_id()
+    assert last is not None
+    insert_at(db_url, table, last + 2, forged)  # leaving position last + 1 free
+    ledger.runner.catch_up()
+    assert verify(ledger.app.recorder, ledger.store.engine, None).ok
+    later = replace(forged, originator_version=forged.originator_version + 1)
+    insert_at(db_url, table, last + 1, later)
+    verdict = verify(ledger.app.recorder, ledger.store.engine, None)
+    assert not verdict.ok and verdict.first_bad_position == last + 1
+    assert any("never chained (inserted)" in p for p in verdict.problems), verdict.problems
+
+
+def test_events_the_read_models_applied_but_the_chain_lacks_fail_verify(
+    ledger: Ledger, db_url: str
+) -> None:
+    barred_entity(ledger)
+    last = ledger.app.recorder.max_notification_id()
+    assert last is not None and set(ledger.store.positions().values()) == {last}
+    with ledger.store.engine.begin() as conn:  # the chain's last three links removed
+        conn.execute(audit_chain.delete().where(audit_chain.c.position > last - 3))
+    verdict = verify(ledger.app.recorder, ledger.store.engine, None)
+    assert not verdict.ok and verdict.first_bad_position == last - 2
+    assert "applied to the read models" in verdict.problems[0], verdict.problems
