@@ -476,6 +476,20 @@ def finance_and_enforcement(
         if value_date >= until:
             continue
         amount = row["amount"] - row["offset"]
+        approved_on = date.fromisoformat(row["instructed_at"][:10]) + timedelta(days=1)
+        timed.append(
+            (
+                _at(approved_on),
+                {
+                    # Four eyes: finance (not the clerk who instructed it) approves it first.
+                    "command": "approve-payment",
+                    "payment": row["reference"],
+                    "note": "claim and evidence reviewed",
+                    "at": _at(approved_on),
+                    "late_reason": "entered from the approval register when finance caught up",
+                },
+            )
+        )
         timed.append(
             (
                 _at(value_date),

@@ -437,6 +437,9 @@ def test_finance_imports_a_gbk_statement_reconciles_and_resolves(tmp_path: Path)
     batch = write_jsonl(tmp_path / "year.jsonl", *SETUP, redeem, claim, pay)
     assert cli("run", str(batch), db=db).returncode == 0
     (payment,) = json.loads(cli("payments", "--format", "json", db=db).stdout)["rows"]
+    # Four eyes: a second person approves before the bank pays.
+    approve = ["--actor", "wang.finance", "approve-payment", "--payment", payment["reference"]]
+    assert cli(*approve, "--at", "2025-04-16T09:00:00+08:00", db=db).returncode == 0
     statement = tmp_path / "icbc-2025-04.csv"
     statement.write_bytes(
         (
