@@ -27,7 +27,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from commands import render as r
 from commands.batch import EXIT_MALFORMED, EXIT_OK, EXIT_REJECTED, run_batch
 from commands.envelope import ENVELOPE, execute, parse_command, wall_clock
-from commands.wiring import DEFAULT_DB, Ledger, identity_for, open_ledger
+from commands.wiring import (
+    DEFAULT_DB,
+    AuthenticationFailed,
+    Ledger,
+    identity_for,
+    open_ledger,
+)
 from ledger.clock import local_date
 from ledger.errors import InvalidInput, Rejected
 from ledger.events import Events
@@ -35,6 +41,7 @@ from ledger.ids import parse_credit_code
 from ledger.policy import PolicyFileError
 from ledger.vocabulary import DECLARATIONS, Command
 from projections import reports
+from projections.runner import ReadModelFailed
 from projections.store import ReadModelStore
 
 # Every report of a ledger created on a simulated clock says so (trust model).
@@ -874,6 +881,15 @@ def _main(argv: Sequence[str] | None) -> int:
     except PolicyFileError as e:
         sys.stderr.write(f"voucher-ledger: invalid policy file: {e}\n")
         return EXIT_MALFORMED
+    except AuthenticationFailed as e:
+        # The server refused the login: said at once, naming the user (never the password).
+        sys.stderr.write(f"voucher-ledger: {e}\n")
+        return EXIT_UNAVAILABLE
+    except ReadModelFailed as e:
+        # A stored event a read model cannot apply: its page was rolled back whole; the log is
+        # intact and still takes commands.
+        sys.stderr.write(f"voucher-ledger: read models stopped: {e}\n")
+        return EXIT_UNAVAILABLE
     except (PersistenceError, SQLAlchemyError) as e:
         # The database is unreachable or refuses us (the drivers' own errors, an unopenable
         # SQLite file included, arrive as these): say so, without a traceback (and without

@@ -4,13 +4,15 @@
 SQLite — the default, ``voucher-ledger.db`` in the current directory — or a
 ``postgresql://user@host:port/dbname`` URL for PostgreSQL. A PostgreSQL password is read from
 ``VOUCHER_LEDGER_DB_PASSWORD``, ``VOUCHER_LEDGER_DB_PASSWORD_FILE`` or ``PGPASSWORD``, never
-from the command line, and is never printed.
+from the command line (a URL holding one is refused: :class:`PasswordInURL`), and is never
+printed. A wrong password is reported at once as :class:`AuthenticationFailed`, not retried.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from uuid import UUID, uuid4
 
+import psycopg
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
@@ -25,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.application import VoucherLedger
 from ledger.clock import Clock, SimulatedClock, TimeRules
+from ledger.errors import InvalidInput
 from ledger.events import Context, LedgerClock
 from ledger.ids import stable_id
 from ledger.policy import Policy, bundled_policies, parse_policy
@@ -69,11 +73,69 @@ def identity_for(db: str | None) -> str:
     return pwd.getpwuid(os.getuid()).pw_name
 
 
+PASSWORD_SOURCES = "VOUCHER_LEDGER_DB_PASSWORD or VOUCHER_LEDGER_DB_PASSWORD_FILE"
+
+
+class PasswordInURL(InvalidInput):
+    """A database URL with a password in it: refused, as a command line is visible to every
+    user of the machine (``ps``) and lands in shell histories."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "invalid-value",
+            "the database URL holds a password; remove it from the URL "
+            "(postgresql://user@host/dbname) and give it in the environment: "
+            f"{PASSWORD_SOURCES} (a file readable only by you)",
+            field="db",
+        )
+
+
+class AuthenticationFailed(PersistenceError):
+    """PostgreSQL refused the login (wrong or missing password, or no such login). Reported at
+    once: trying again cannot help. Names the user, never the password."""
+
+    def __init__(self, user: str, location: str) -> None:
+        self.user = user
+        super().__init__(
+            f"authentication failed for user {user!r} ({location}); check the password in "
+            f"{PASSWORD_SOURCES}, and that the login exists"
+        )
+
+
+# libpq's own time limit for reaching the server (seconds): how long an unreachable server
+# takes to be reported. A refused login is reported as soon as the server answers.
+CONNECT_TIMEOUT = 10
+
+
 def _password() -> str:
     path = os.environ.get("VOUCHER_LEDGER_DB_PASSWORD_FILE")
     if path:
         return Path(path).read_text(encoding="utf-8").strip()
     return os.environ.get("VOUCHER_LEDGER_DB_PASSWORD") or os.environ.get("PGPASSWORD") or ""
+
+
+# What libpq says when the server refuses a login (password, ident, peer …), or there is none.
+_LOGIN_REFUSED = re.compile(
+    r'authentication failed|no password supplied|role "[^"]*" does not exist'
+)
+
+
+def check_login(error: Exception, user: str, location: str) -> None:
+    """Raise :class:`AuthenticationFailed` if ``error`` (a driver's connection error) says the
+    server refused the login; otherwise return, and the caller handles ``error`` as before."""
+    if _LOGIN_REFUSED.search(str(error)):
+        raise AuthenticationFailed(user, location) from None
+
+
+def _probe(conninfo: dict[str, object], user: str, location: str) -> None:
+    """One direct connection before the pool is made: the library's pool retries a refused
+    login until its time-out, so a wrong password would look like an unreachable server."""
+    try:
+        psycopg.connect(**conninfo, connect_timeout=CONNECT_TIMEOUT).close()  # type: ignore[arg-type]
+    except psycopg.OperationalError as error:
+        check_login(error, user, location)
+        # Anything else (the server unreachable, starting up …) is the pool's to retry and
+        # report as before.
 
 
 def _sqlite(path: str) -> tuple[dict[str, str], Engine, str]:
@@ -96,10 +158,18 @@ def _postgres(url: str) -> tuple[dict[str, str], Engine, str]:
     dbname = parts.path.lstrip("/")
     if not dbname:
         raise ValueError("database URL needs a database name: postgresql://user@host/dbname")
-    password = unquote(parts.password) if parts.password else _password()
+    if parts.password is not None:
+        raise PasswordInURL()
+    password = _password()
     host = parts.hostname or "localhost"
     port = parts.port or 5432
     user = unquote(parts.username) if parts.username else os.environ.get("USER", "postgres")
+    location = f"PostgreSQL {user}@{host}:{port}/{dbname}"
+    _probe(
+        {"host": host, "port": port, "user": user, "dbname": dbname, "password": password or None},
+        user,
+        location,
+    )
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": dbname,
@@ -108,7 +178,7 @@ def _postgres(url: str) -> tuple[dict[str, str], Engine, str]:
         "POSTGRES_USER": user,
         "POSTGRES_PASSWORD": password,
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
         "POSTGRES_POOL_SIZE": "2",
     }
     engine = create_engine(
@@ -122,7 +192,7 @@ def _postgres(url: str) -> tuple[dict[str, str], Engine, str]:
         ),
         pool_size=2,
     )
-    return env, engine, f"PostgreSQL {user}@{host}:{port}/{dbname}"
+    return env, engine, location
 
 
 # Aggregates are cached and fast-forwarded with only the events stored since: a programme
@@ -150,7 +220,6 @@ BEGIN
   END IF;
 END $$;
 """
-
 
 # Every stored event has a positive position: the hash chain, the read models and history read
 # the log from position 1, while aggregates read their events by originator id, so a row at
@@ -375,10 +444,16 @@ def create_writer_role(ledger: Ledger, login: str | None) -> list[str]:
     )
 
 
+NEW_ROLE_PASSWORD = "VOUCHER_LEDGER_NEW_ROLE_PASSWORD"
+
+
 def _create_role(ledger: Ledger, role: str, login: str | None, grants: list[str]) -> list[str]:
     """A group role with these grants, optionally a login role in it (its password, if any,
-    from VOUCHER_LEDGER_NEW_ROLE_PASSWORD). Returns the SQL run, never showing the password.
-    Needs a user allowed to create roles and grant on the tables (e.g. the owner)."""
+    from VOUCHER_LEDGER_NEW_ROLE_PASSWORD). Returns the SQL to show: the password never appears
+    in it, masked or not — a placeholder names where it came from. The password itself never
+    reaches the server either: it is hashed here (SCRAM, libpq's ``PQencryptPasswordConn``)
+    and only the hash is sent, as ``psql``'s ``\\password`` does. Needs a user allowed to create
+    roles and grant on the tables (e.g. the owner)."""
     if not ledger.location.startswith("PostgreSQL"):
         raise ValueError(
             "roles exist on PostgreSQL only; a SQLite file's readers are its file permissions"
@@ -391,16 +466,38 @@ def _create_role(ledger: Ledger, role: str, login: str | None, grants: list[str]
         f"GRANT USAGE ON SCHEMA public TO {role}",
         *grants,
     ]
-    password = os.environ.get("VOUCHER_LEDGER_NEW_ROLE_PASSWORD") or ""
-    if login:
-        if not login.isidentifier():
-            raise ValueError(f"{login!r} is not a plain role name")
-        secret = " PASSWORD '" + password.replace("'", "''") + "'" if password else ""
-        statements.append(
-            f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{login}') "
-            f"THEN CREATE ROLE {login} LOGIN IN ROLE {role}{secret}; END IF; END $$"
-        )
+    shown = list(statements)
+    password = os.environ.get(NEW_ROLE_PASSWORD) or ""
+    if login and not (login.isidentifier() and login.isascii()):
+        raise ValueError(f"{login!r} is not a plain role name")
     with ledger.store.engine.begin() as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
-    return [s.replace(password, "***") if password else s for s in statements]
+        if login:
+            create = (
+                f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{login}') "
+                f"THEN CREATE ROLE {login} LOGIN IN ROLE {role}{{password}}; END IF; END $$"
+            )
+            secret = ""
+            if password:
+                driver = conn.connection.dbapi_connection
+                hashed = driver.pgconn.encrypt_password(  # type: ignore[union-attr]
+                    password.encode("utf-8"), login.encode("utf-8"), b"scram-sha-256"
+                ).decode("ascii")
+                if not re.fullmatch(
+                    r"SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=:]+", hashed
+                ):
+                    raise ValueError("the password could not be hashed")  # never the hash
+                secret = f" PASSWORD '{hashed}'"
+            conn.exec_driver_sql(create.format(password=secret))
+            shown.append(
+                create.format(
+                    password=f" PASSWORD '<from {NEW_ROLE_PASSWORD}>'" if password else ""
+                )
+            )
+            if not password:
+                shown.append(
+                    f"-- {login} has no password ({NEW_ROLE_PASSWORD} was not set): give it one "
+                    f"in psql with \\password {login}"
+                )
+    return shown

@@ -44,16 +44,50 @@ def programme(value: Any, name: str) -> str:
     return parse_programme_name(value, field=name)
 
 
+# Characters no name, reference or reason ever needs, and that can hide or forge what a reader
+# sees (or, NUL, what PostgreSQL can store): C0 controls, DEL and C1 controls; lone surrogates
+# (what undecodable bytes become); invisible and bidirectional controls — zero-width space,
+# joiners and marks (U+200B–U+200F), line and paragraph separators (U+2028–U+2029),
+# embeddings and overrides (U+202A–U+202E), the word joiner and invisible operators
+# (U+2060–U+2064), isolates (U+2066–U+2069), the Arabic letter mark (U+061C) and the
+# zero-width no-break space / byte-order mark (U+FEFF) inside text.
+_HOSTILE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def hostile_character(value: str) -> str | None:
+    """The first control, invisible or bidirectional character in ``value``, described
+    (``U+0000``), or None if there is none."""
+    found = _HOSTILE.search(value)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def refuse_hostile(value: str, name: str) -> None:
+    """Refuse text holding a control, invisible or bidirectional character (named, with the
+    character's code point and where it is)."""
+    found = _HOSTILE.search(value)
+    if found is not None:
+        raise InvalidInput(
+            "invalid-value",
+            f"{name}: character {found.start() + 1} is U+{ord(found.group()):04X}, a control, "
+            "invisible or bidirectional character; only printable text is accepted",
+            field=name,
+        )
+
+
 def text(max_length: int = 200) -> Parser:
     def parse(value: Any, name: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput("invalid-value", f"{name}: expected non-empty text", field=name)
-        if len(value) > max_length or any(ord(ch) < 32 for ch in value):
+        if len(value) > max_length:
             raise InvalidInput(
                 "invalid-value",
                 f"{name}: at most {max_length} printable characters",
                 field=name,
             )
+        refuse_hostile(value, name)
         return value.strip()
 
     return parse

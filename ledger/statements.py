@@ -4,7 +4,11 @@ Accepted: UTF-8 with or without a byte-order mark, or GBK (detected: a file that
 but decodes as GB 18030 with Chinese text in it); anything else is refused clearly. Column
 names are recognised in English or Chinese (交易日期, 对方户名, 对方账号, 金额, 摘要 …) and
 can be set explicitly (``--column amount=支出金额``). A malformed file is refused as a whole,
-naming every bad line (up to 20) and why; nothing is imported.
+naming every bad line (up to 20) and why; nothing is imported. A file holding a NUL or any
+other control, invisible or bidirectional character in any cell (``ledger.parsers``' list) is
+refused whole, naming each line and column: such a character is never stored. Spaces, tabs and
+line breaks around a cell are trimmed, not refused (banks pad account numbers with a tab so that
+spreadsheets keep them as text).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import date
 from ledger.errors import InvalidInput
 from ledger.finance import StatementLine
 from ledger.money import parse_amount
+from ledger.parsers import hostile_character
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "value_date": ("value_date", "value date", "date", "交易日期", "记账日期", "入账日期", "日期"),
@@ -87,6 +92,7 @@ def read_statement(
         raise InvalidInput("invalid-value", f"the statement is not readable CSV: {e}") from None
     if not rows:
         raise InvalidInput("invalid-value", "the statement is empty")
+    refuse_hostile_cells(rows)
     header = [h.strip().lower() for h in rows[0]]
     position: dict[str, int] = {}
     for field, aliases in COLUMNS.items():
@@ -144,11 +150,35 @@ def read_statement(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest(), lines
 
 
+_PADDING = " \t\r\n"
+
+
+def refuse_hostile_cells(rows: list[list[str]]) -> None:
+    """The whole file is refused if any cell holds a control, invisible or bidirectional
+    character (padding around a cell aside), naming each line and column (up to 20)."""
+    problems: list[str] = []
+    for number, row in enumerate(rows, start=1):
+        for column, cell in enumerate(row, start=1):
+            found = hostile_character(cell.strip(_PADDING))
+            if found is not None:
+                problems.append(
+                    f"line {number}, column {column}: {found}, a control, invisible or "
+                    "bidirectional character"
+                )
+                break
+        if len(problems) >= 20:
+            break
+    if problems:
+        raise InvalidInput(
+            "invalid-value", "statement refused, nothing imported: " + "; ".join(problems)
+        )
+
+
 def parse_columns(pairs: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs or []:
         field, sep, header = pair.partition("=")
-        if not sep or field not in COLUMNS:
+        if not sep or field not in COLUMNS or hostile_character(header) is not None:
             raise InvalidInput(
                 "invalid-value",
                 f"--column {pair!r}: write FIELD=HEADER with FIELD one of {', '.join(COLUMNS)}",

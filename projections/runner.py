@@ -49,6 +49,37 @@ class UnknownEventTopic(TopicError):
         )
 
 
+class ReadModelFailed(RuntimeError):
+    """A read model could not apply an event (a bug, or a value its tables cannot hold). The
+    page it was applying is rolled back whole — no rows, no positions — so the read models
+    stay at the last whole page; the log is untouched and commands can still be stored. Names
+    the read model, the page's positions and, when it can be found, the failing event."""
+
+    def __init__(
+        self,
+        read_model: str,
+        first: int,
+        last: int,
+        culprit: tuple[int, str] | None,
+        cause: Exception,
+    ) -> None:
+        self.read_model = read_model
+        self.first, self.last = first, last
+        self.position = culprit[0] if culprit else None
+        self.cause = cause
+        where = (
+            f"the event at log position {culprit[0]} ({culprit[1]})"
+            if culprit
+            else f"the events at log positions {first}–{last}"
+        )
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        super().__init__(
+            f"the read model {read_model!r} cannot apply {where}: "
+            f"{type(cause).__name__}{': ' + reason if reason else ''}; nothing of positions "
+            f"{first}–{last} was applied and the log is unchanged"
+        )
+
+
 class TopicSorter:
     """Which stored topics to decode: those some read model applies, directly or through an
     old topic registered for a moved class. Each topic is resolved once (per catch-up), and
@@ -143,31 +174,44 @@ class ProjectionRunner:
                 decoded = [(i, e) for i, e in decoded if local_date(e.at) <= business_day]
             first, last = notifications[0].id, notifications[-1].id
             events = [e for _, e in decoded]
-            with self.store.engine.begin() as conn:
-                moved = self._serialise(conn, positions)
-                if moved is not None:
-                    # Another catch-up applied pages since these positions were read:
-                    # carry on from where it left the read models (its rows, not ours).
-                    positions, recent = moved, RecentRows()
-                    start = min(positions.values(), default=0)
-                    if self.chain:
-                        start = min(start, chain_head(conn)[0])
-                    continue
-                page = Page(conn, recent)
-                page.note_positions(decoded)
-                for rm in self.store.read_models:
-                    seen = positions[rm.name]
-                    if seen >= last:
+            failed: tuple[Any, list[tuple[int, Any]], Exception] | None = None
+            try:
+                with self.store.engine.begin() as conn:
+                    moved = self._serialise(conn, positions)
+                    if moved is not None:
+                        # Another catch-up applied pages since these positions were read:
+                        # carry on from where it left the read models (its rows, not ours).
+                        positions, recent = moved, RecentRows()
+                        start = min(positions.values(), default=0)
+                        if self.chain:
+                            start = min(start, chain_head(conn)[0])
                         continue
-                    # Usually every read model is behind the whole page.
-                    fresh = events if seen < first else [e for i, e in decoded if i > seen]
-                    if fresh:
-                        rm.apply(page, fresh)
-                    positions[rm.name] = last
-                page.flush()
-                self.store.save_positions(conn, positions)
-                if self.chain:
-                    extend(conn, notifications)
+                    page = Page(conn, recent)
+                    page.note_positions(decoded)
+                    for rm in self.store.read_models:
+                        seen = positions[rm.name]
+                        if seen >= last:
+                            continue
+                        # Usually every read model is behind the whole page.
+                        fresh = events if seen < first else [e for i, e in decoded if i > seen]
+                        if fresh:
+                            try:
+                                rm.apply(page, fresh)
+                                page.flush()  # a row its tables refuse is its failure too
+                            except Exception as error:
+                                # The page's transaction rolls back as this leaves the block; the
+                                # event that fails is then found on a connection of its own.
+                                failed = (rm, [(i, e) for i, e in decoded if i > seen], error)
+                                raise
+                        positions[rm.name] = last
+                    page.flush()
+                    self.store.save_positions(conn, positions)
+                    if self.chain:
+                        extend(conn, notifications)
+            except Exception as error:
+                if failed is None:
+                    raise
+                raise self._failure(*failed, first, last) from error
             page.committed()
             applied += len(notifications)
             start = last
@@ -176,6 +220,33 @@ class ProjectionRunner:
             if finished or len(notifications) < self.page_size:
                 break
         return applied
+
+    def _failure(
+        self, rm: Any, fresh: list[tuple[int, Any]], error: Exception, first: int, last: int
+    ) -> ReadModelFailed:
+        """The page was rolled back; replay its events for this read model one at a time, in
+        a transaction that is always rolled back, to name the event that fails."""
+        culprit = None
+        topics = getattr(rm, "topics", None)
+        try:
+            with self.store.engine.connect() as conn, conn.begin() as transaction:
+                page = Page(conn)
+                page.note_positions(fresh)
+                try:
+                    for position, event in fresh:
+                        if topics is not None and construct_topic(type(event)) not in topics:
+                            continue  # not this read model's: it passes it by
+                        try:
+                            rm.apply(page, [event])
+                            page.flush()
+                        except Exception:
+                            culprit = (position, type(event).__qualname__)
+                            break
+                finally:
+                    transaction.rollback()
+        except Exception:
+            pass  # the search for the event is a courtesy: the page's range is named anyway
+        return ReadModelFailed(rm.name, first, last, culprit, error)
 
     def _serialise(self, conn: Connection, positions: dict[str, int]) -> dict[str, int] | None:
         """Take the catch-up lock for this page's transaction (PostgreSQL: a transaction-level
