@@ -150,7 +150,10 @@ def test_output_into_a_closed_pipe_ends_quietly_with_exit_0(db: str) -> None:
         assert (process.returncode, err) == (0, ""), name
     out, err = piped.communicate(timeout=120)
     assert err == "" and piped.returncode == 0
-    assert out.splitlines() == ["Voucher balances", "exit code 0"]
+    assert out.splitlines() == [
+        "Voucher balances — simulated clock (demo, training or test ledger)",
+        "exit code 0",
+    ]
 
 
 # ---- file-system errors -----------------------------------------------------------------------
