@@ -436,9 +436,9 @@ def _write_command(declared: type[Command], args: argparse.Namespace, out: TextI
             now = dataclasses.replace(given.context, at=ledger.app.clock.now())
             given = dataclasses.replace(given, context=now)
         events = execute(ledger.app, given)
-        ledger.runner.catch_up()
+        caught_up = _catch_up_after(ledger)
         summary = _SUMMARIES.get(declared.command_name)
-        if summary is not None and args.format != "json":
+        if summary is not None and caught_up and args.format != "json":
             out.write(summary(ledger, given, events) + "\n")
             return EXIT_OK
     if args.format == "json":
@@ -458,6 +458,20 @@ def _write_command(declared: type[Command], args: argparse.Namespace, out: TextI
             f"{d['event']}: " + ", ".join(f"{k}={r.jsonable(v)}" for k, v in facts.items()) + "\n"
         )
     return EXIT_OK
+
+
+def _catch_up_after(ledger: Ledger) -> bool:
+    """The command is stored: its exit status is its own. A read-model catch-up that fails
+    now is reported as a warning; the next report or `rebuild` catches up."""
+    try:
+        ledger.runner.catch_up()
+    except Exception as e:  # any failure here must not fail a stored command
+        sys.stderr.write(
+            f"voucher-ledger: warning: the command is stored, but the read models could not "
+            f"catch up ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})\n"
+        )
+        return False
+    return True
 
 
 def _imported(ledger: Ledger, given: Any, events: Events) -> str:
