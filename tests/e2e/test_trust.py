@@ -144,8 +144,8 @@ def test_the_identity_comes_from_the_environment_and_cannot_be_spoofed(tmp_path:
     )
     assert granted.returncode == 0, granted.stderr
     # The operating-system user running these tests holds no role now ...
-    refused = run(db, "register-supplier", "--credit-code", APPLICANT, "--name", "X", "--kind",
-                  "data-centre", "--city", "Chengdu", "--at", SETUP[1]["at"])  # fmt: skip
+    supplier = ["--credit-code", APPLICANT, "--name", "X", "--kind", "data-centre"]
+    refused = run(db, "register-supplier", *supplier, "--city", "Chengdu", "--at", SETUP[1]["at"])
     assert refused.returncode == 1 and "not-permitted" in refused.stderr
     # ... and naming an administrator as the actor does not make it one.
     spoofed = run(
@@ -175,8 +175,10 @@ def test_a_refused_application_is_visible_in_explain(tmp_path: Path) -> None:
     db = str(tmp_path / "refused.db")
     assert run(db, "run", str(write_jsonl(tmp_path / "s.jsonl", *SETUP))).returncode == 0
     outsider = make_credit_code("91440300MA5F00001")
-    registered = run(db, "register-applicant", "--credit-code", outsider, "--name", "深圳某公司",
-                     "--kind", "enterprise", "--city", "Shenzhen", "--at", SETUP[1]["at"])  # fmt: skip
+    applicant = ["--credit-code", outsider, "--name", "深圳某公司", "--kind", "enterprise"]
+    registered = run(
+        db, "register-applicant", *applicant, "--city", "Shenzhen", "--at", SETUP[1]["at"]
+    )
     assert registered.returncode == 0, registered.stderr
     applied = run(
         db,
