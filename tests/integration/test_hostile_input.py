@@ -173,7 +173,7 @@ def _statement(tmp_path: Path, cell: str) -> Path:
 
 # A lone surrogate cannot be written to a file at all (a file holding one is not UTF-8, which
 # the reader refuses by its own test); every other character goes into the statement.
-@pytest.mark.parametrize("bad", [c for c in CASES if c != "\ud800"])
+@pytest.mark.parametrize("bad", [c for c in CASES if c.id != "lone surrogate"])
 def test_a_statement_with_a_control_character_is_refused_whole_naming_the_line(bad: str) -> None:
     data = (
         "交易日期,对方户名,金额\n2025-04-18,成都智算中心,4000.00\n"
