@@ -380,6 +380,14 @@ class VoucherLedger(Application[UUID]):
         if record is not None:
             self._require_good_standing(terms, record, ctx)
 
+    def standing_refusal(self, terms: Programme, credit_code: str, ctx: Context) -> Rejected | None:
+        """What :meth:`require_standing` would refuse, as a value (QD-7 re-reviews)."""
+        try:
+            self.require_standing(terms, credit_code, ctx)
+        except Rejected as refusal:
+            return refusal
+        return None
+
     def _require_good_standing(self, terms: Programme, record: EntityRecord, ctx: Context) -> None:
         """Standing on the command's business date *and* as far as the ledger knows today:
         a bar, finding or listing already recorded binds a command whatever date it

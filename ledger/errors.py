@@ -112,6 +112,9 @@ RejectionCode = Literal[
     "not-pre-reviewed",
     "green-threshold-not-met",
     "exceeds-eligible",
+    "not-city-reviewed",
+    "no-listing-recorded",
+    "re-review-required",
     "payment-cancelled",
     "unknown-statement",
     "unknown-exception",
@@ -287,6 +290,15 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
     "not-pre-reviewed": "The claim must pass the district pre-review first (QD-6).",
     "green-threshold-not-met": "An operator failing the green threshold cannot pass (QD-7).",
     "exceeds-eligible": "The approved amount is more than the claim's eligible amount.",
+    "not-city-reviewed": "Only a claim the city has reviewed can be re-reviewed (QD-6, QD-7).",
+    "no-listing-recorded": (
+        "A re-review on the ground of a blacklist needs the listing recorded in the ledger "
+        "first (record-credit-listing) (QD-7)."
+    ),
+    "re-review-required": (
+        "An approved operator is now blacklisted or barred: the city must exclude it by a "
+        "re-review (city-re-review) before the pool is allocated to the others (QD-7)."
+    ),
     # finance
     "payment-cancelled": "The payment instruction was cancelled.",
     "unknown-statement": "No imported statement with that identity.",

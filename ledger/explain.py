@@ -276,6 +276,12 @@ def explain_claim(events: Sequence[Any], claimant: str) -> str | None:
                 f"Contract {line['contract_number']} with {line['customer']} "
                 f"({_cny(line['amount'])}) was excluded: {line['excluded']}."
             )
+        elif line.get("counted") is not None and line["counted"] != line["amount"]:
+            parts.append(
+                f"Contract {line['contract_number']} with {line['customer']} counts "
+                f"{_cny(line['counted'])} of {_cny(line['amount'])}: "
+                f"{'; '.join(n for n in line.get('notes', []) if n)}."
+            )
     for e in events:
         if isinstance(e, ClaimRound.PreReviewed) and e.claimant == claimant:
             parts.append(
@@ -287,6 +293,12 @@ def explain_claim(events: Sequence[Any], claimant: str) -> str | None:
                 f"City review on {_day(e)}: {'passed' if e.passed else 'failed'}, approved "
                 f"{_cny(e.approved_eligible)} ({e.assessment})."
             )
+        elif isinstance(e, ClaimRound.ReReviewed) and e.claimant == claimant:
+            parts.append(
+                f"City re-review on {_day(e)}: excluded ({e.ground}"
+                f"{', listing ' + e.listing if e.listing else ''}; {e.assessment}): {e.reason}; "
+                f"the pool went to the others ({_clauses(e.basis)})."
+            )
         elif isinstance(e, ClaimRound.Allocated) and claimant in e.allocations:
             rate = Decimal(e.basis["params"]["rate"])
             shares = ", ".join(f"{s} {_cny(a)}" for s, a in e.shares[claimant].items())
@@ -296,6 +308,12 @@ def explain_claim(events: Sequence[Any], claimant: str) -> str | None:
                 if e.scale < 1
                 else ""
             )
+            if e.scale < 1 and claimant in e.contract_amounts:
+                scaled += (
+                    f", the pool shared in proportion to the approved contract amounts "
+                    f"({_cny(e.contract_amounts[claimant])} of "
+                    f"{_cny(sum(e.contract_amounts.values(), start=Decimal(0)))})"
+                )
             parts.append(
                 f"Allocated on {_day(e)}: entitlement {rate:.0%} of the approved amount = "
                 f"{_cny(e.entitlements[claimant])}{scaled}; allocated "

@@ -2,14 +2,19 @@
 programme built from the same block (a share of audited service contracts, reviewed, shared pro
 rata when the pool is short, paid in a funding split).
 
-Claim lines are kept whole: each is eligible or excluded **with its reason** — outside the
-service window (QD-5), a customer outside the area (QD-2), funded elsewhere or claimed twice
-(QD-8) — never silently dropped. ``ContractLine`` is the registry that makes "claimed twice
-across operators or programmes" race-proof: its id is the customer and contract number.
+Claim lines are kept whole: each counts, wholly or in part, or is excluded **with its reason**
+— a customer that is not a Qingdao enterprise, research institute or innovation platform
+(QD-2), no part inside the evidence window (QD-5; the part inside counts), funded elsewhere or
+claimed twice (QD-8) — never silently dropped. ``ContractLine`` is the registry that makes
+"claimed twice across operators or programmes" race-proof: its id is the customer and contract
+number.
 
-Money is split with the **largest-remainder** method: amounts are floored to the fen and the
-fen left over go, one each, to the largest fractional parts (ties by claimant code), so shares
-always add up to the total exactly.
+The pool is shared in proportion to the approved **contract amounts** (QD-4), each funding
+source on its own, with the **largest-remainder** method: amounts are floored to the fen and
+the fen left over go, one each, to the largest fractional parts (ties by claimant code), so
+shares always add up to the total exactly; sources with equal shares pay equal halves
+(:func:`allocate_by_contract`). A claimant blacklisted after the city review is excluded by a
+recorded re-review (QD-7), and the others share the pool.
 """
 
 from __future__ import annotations
@@ -26,14 +31,26 @@ from ledger.clock import local_date
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
-from ledger.money import FEN, ZERO, share_of
+from ledger.money import FEN, ZERO
 from ledger.policy import FundingShare, Instrument, Policy
 
 
 @dataclass(frozen=True)
+class InvoicePart(Value):
+    """One invoice of a contract line: number, date of issue, amount."""
+
+    number: str
+    issued_on: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class ClaimLine(Value):
+    """A line of the audit report's detail list. ``customer_in_area`` is the operator's
+    declaration, used only where the customer's credit code names no city (QD-2)."""
+
     customer: str
-    customer_in_area: bool
+    customer_in_area: bool | None
     contract_number: str
     amount: Decimal
     service_from: date
@@ -41,19 +58,65 @@ class ClaimLine(Value):
     invoice: str
     bank_receipt: str
     funded_elsewhere: bool = False
+    customer_kind: str | None = None
+    tax: Decimal | None = None
+    invoices: tuple[InvoicePart, ...] = ()
+
+    def record(self) -> dict[str, Any]:
+        """The line as the event stores it (plain values)."""
+        out = {k: v for k, v in vars(self).items() if k != "invoices"}
+        out["invoices"] = [
+            {"number": i.number, "issued_on": i.issued_on, "amount": i.amount}
+            for i in self.invoices
+        ]
+        return out
 
 
-def largest_remainder(weights: Mapping[str, Decimal], total: Decimal) -> dict[str, Decimal]:
-    """Split ``total`` in proportion to ``weights``, to the fen, adding up exactly."""
+@dataclass(frozen=True)
+class DecidedLine:
+    """A claim line decided: ``excluded`` is "" when the line counts; ``counted`` is the part of
+    its amount that counts (all of it, a part inside the service window, or nothing);
+    ``notes`` say how its place, kind and counted part were read."""
+
+    line: ClaimLine
+    excluded: str
+    counted: Decimal
+    notes: tuple[str, ...] = ()
+
+    def record(self) -> dict[str, Any]:
+        return {
+            **self.line.record(),
+            "excluded": self.excluded,
+            "counted": self.counted,
+            "notes": list(self.notes),
+        }
+
+
+def largest_remainder(
+    weights: Mapping[str, Decimal],
+    total: Decimal,
+    bounds: Mapping[str, Decimal] | None = None,
+) -> dict[str, Decimal]:
+    """Split ``total`` in proportion to ``weights``, to the fen, adding up exactly: each share
+    is floored to the fen and the fen left over go, one each, to the largest fractional parts
+    (ties by key). With ``bounds``, no share is raised above its bound (a fen goes to the next
+    in line instead); the bounds must add up to at least ``total``."""
     weight = sum(weights.values(), start=ZERO)
     if weight == 0 or total == 0:
         return dict.fromkeys(weights, ZERO)
     exact = {k: total * w / weight for k, w in weights.items()}
     floors = {k: v.quantize(FEN, rounding=ROUND_DOWN) for k, v in exact.items()}
+    if bounds is not None:
+        floors = {k: min(v, bounds[k]) for k, v in floors.items()}
     left = int((total - sum(floors.values(), start=ZERO)) / FEN)
     by_remainder = sorted(exact, key=lambda k: (-(exact[k] - floors[k]), k))
-    for k in by_remainder[:left]:
-        floors[k] += FEN
+    while left > 0:
+        room = [k for k in by_remainder if bounds is None or floors[k] < bounds[k]]
+        if not room:
+            raise ValueError(f"bounds add up to less than {total}")
+        for k in room[:left]:
+            floors[k] += FEN
+            left -= 1
     return floors
 
 
@@ -67,33 +130,69 @@ def pool_of(instrument: Instrument) -> Decimal | None:
     return min(limits).quantize(FEN, rounding=ROUND_DOWN) if limits else None
 
 
-def allocate(
-    entitlements: Mapping[str, Decimal], pool: Decimal | None
-) -> tuple[dict[str, Decimal], Decimal]:
-    """QD-4: when entitlements exceed the pool, every claimant is scaled in proportion."""
-    total = sum(entitlements.values(), start=ZERO)
-    if pool is None or total <= pool:
-        return dict(entitlements), Decimal(1)
-    return largest_remainder(entitlements, pool), pool / total
+@dataclass(frozen=True)
+class Allocation:
+    """What :func:`allocate_by_contract` decides, per claimant: the contract amount it is
+    weighted by, its entitlement (at most ``rate`` of that), and each funding source's share."""
+
+    contract_amounts: dict[str, Decimal]
+    entitlements: dict[str, Decimal]
+    shares: dict[str, dict[str, Decimal]]
+    scale: Decimal
+
+    @property
+    def allocations(self) -> dict[str, Decimal]:
+        return {k: sum(s.values(), start=ZERO) for k, s in self.shares.items()}
 
 
-def split_funding(
-    allocations: Mapping[str, Decimal], split: Sequence[FundingShare]
-) -> dict[str, dict[str, Decimal]]:
-    """QD-3: each source's part of the total, shared among claimants by largest remainder;
-    the last source takes what is left of each claimant's amount (so each adds up)."""
-    total = sum(allocations.values(), start=ZERO)
+def allocate_by_contract(
+    approved: Mapping[str, Decimal],
+    rate: Decimal,
+    split: Sequence[FundingShare],
+    pool: Decimal | None,
+    per_claimant_cap: Decimal | None = None,
+) -> Allocation:
+    """QD-2, QD-3, QD-4 — 「按其提供的算力服务合同金额给予不超过50%的补助」,
+    「市、区两级按照1:1比例负担」,
+    「按照算力服务合同金额比例予以分配补助」.
+
+    Each funding source pays its part (share ÷ all shares) of every claimant's subsidy, and
+    works alone: a claimant's entitlement from a source is its part of ``rate`` × the approved
+    contract amount, floored to the fen (so never more than the rate); when the source's part
+    of the pool is short of the sum of those entitlements, the source's part is shared in
+    proportion to the **approved contract amounts themselves** (not to entitlements already
+    rounded), by largest remainder, no claimant above its entitlement. Sources with equal
+    shares so pay every claimant exactly the same amount: city and district halves are equal,
+    to the fen, per claimant and in total. ``per_claimant_cap`` caps a claimant's subsidy: its
+    weight becomes the contract amount the cap corresponds to (cap ÷ rate)."""
+    weights = {
+        k: (min(a, per_claimant_cap / rate) if per_claimant_cap is not None else a)
+        for k, a in sorted(approved.items())
+        if a > 0
+    }
     total_shares = sum(s.share for s in split)
-    shares: dict[str, dict[str, Decimal]] = {k: {} for k in allocations}
-    left = dict(allocations)
-    for source in split[:-1]:
-        part = (total * source.share / total_shares).quantize(FEN, rounding=ROUND_DOWN)
-        for claimant, amount in largest_remainder(allocations, part).items():
-            shares[claimant][source.source] = amount
-            left[claimant] -= amount
-    for claimant, amount in left.items():
-        shares[claimant][split[-1].source] = amount
-    return shares
+    shares: dict[str, dict[str, Decimal]] = {k: {} for k in weights}
+    entitlements = dict.fromkeys(weights, ZERO)
+    short = False
+    for source in split:
+        owed = {
+            k: (w * rate * source.share / total_shares).quantize(FEN, rounding=ROUND_DOWN)
+            for k, w in weights.items()
+        }
+        budget = (
+            None if pool is None else (pool * source.share / total_shares).quantize(FEN, ROUND_DOWN)
+        )
+        if budget is not None and sum(owed.values(), start=ZERO) > budget:
+            short = True
+            paid = largest_remainder(weights, budget, bounds=owed)
+        else:
+            paid = owed
+        for k in weights:
+            shares[k][source.source] = paid[k]
+            entitlements[k] += owed[k]
+    exact = sum(weights.values(), start=ZERO) * rate
+    scale = pool / exact if short and pool is not None else Decimal(1)
+    return Allocation(dict(weights), entitlements, shares, scale)
 
 
 class ContractLine(LedgerAggregate):
@@ -140,42 +239,161 @@ class EarlierClaim:
     programme: str
 
 
+def customer_division(credit_code: str) -> str | None:
+    """The administrative division code (GB/T 2260) in characters 3–8 of a unified social
+    credit code (GB 32100), when it names a city: a code issued at province or national level
+    (``370000``, ``100000``) — or anything but six digits — names none."""
+    division = credit_code[2:8]
+    if len(division) != 6 or not division.isascii() or not division.isdigit():
+        return None
+    return None if division[2:4] == "00" else division
+
+
+# The registration category (characters 1–2 of a credit code) that alone says "enterprise":
+# 9 = registered by market regulation, 1 = an enterprise (个体工商户 are 92, cooperatives 93).
+ENTERPRISE_CATEGORY = "91"
+
+
+def _customer_place(
+    policy: Policy, instrument: Instrument, line: ClaimLine
+) -> tuple[str, tuple[str, ...]]:
+    """QD-2 「为青岛市企业、科研机构、创新平台提供…服务」: (exclusion reason or "", notes). The
+    place is
+    read from the credit code's division code where it names a city, the declaration otherwise;
+    the kind is declared, or read from the code when it is an enterprise's."""
+    cities = ", ".join(policy.value("applicants.cities"))
+    clause = policy.clause("applicants.cities")
+    notes: list[str] = []
+    prefixes: list[str] = (
+        instrument.value("customer_division_prefixes")
+        if "customer_division_prefixes" in instrument.params
+        else []
+    )
+    division = customer_division(line.customer) if prefixes else None
+    if division is not None:
+        in_area = division.startswith(tuple(prefixes))
+        notes.append(f"place from credit code: division {division}")
+        if line.customer_in_area is not None and line.customer_in_area != in_area:
+            notes.append(
+                f"declared {'in' if line.customer_in_area else 'not in'} {cities}; "
+                "the credit code decides"
+            )
+        if not in_area:
+            return f"customer not in {cities}: credit code division {division} ({clause})", ()
+    elif line.customer_in_area is None:
+        return (
+            f"customer's place not in its credit code and not declared ({clause})",
+            (),
+        )
+    elif not line.customer_in_area:
+        return f"customer not in {cities} ({clause})", ()
+    else:
+        notes.append("place declared")
+    kinds: list[str] = policy.value("applicants.kinds")
+    kinds_clause = policy.clause("applicants.kinds")
+    kind = line.customer_kind
+    if kind is None and line.customer.startswith(ENTERPRISE_CATEGORY):
+        kind = "enterprise"
+        notes.append("kind from credit code: enterprise")
+    if kind is None:
+        return (
+            f"customer kind not declared, and credit code category {line.customer[:2]} is not "
+            f"an enterprise's ({kinds_clause})",
+            (),
+        )
+    if kind not in kinds:
+        return f"customer kind {kind} is not one of {', '.join(kinds)} ({kinds_clause})", ()
+    return "", tuple(notes)
+
+
+def _taxable_base(instrument: Instrument, line: ClaimLine) -> tuple[Decimal | None, str]:
+    """QD-2 names 「算力服务合同金额」 and says nothing of tax: the amount that counts, per
+    ``contract_amount_tax`` — as the contract states it, or less the line's stated tax."""
+    treatment = instrument.value("contract_amount_tax")
+    clause = instrument.clause("contract_amount_tax")
+    if treatment == "as-contracted":
+        return line.amount, ""
+    if line.tax is None:
+        return None, f"no tax stated; contract amounts count tax excluded ({clause})"
+    if line.tax > line.amount:
+        return None, f"tax {line.tax} is more than the amount {line.amount} ({clause})"
+    return line.amount - line.tax, ""
+
+
+def _inside_window(
+    instrument: Instrument, line: ClaimLine, base: Decimal
+) -> tuple[Decimal, str, str]:
+    """QD-5 「相关证明材料时间限定为2023年2月22日至12月31日期间内」: (counted, exclusion, note). The
+    part
+    of the line inside the window counts — by service days or by invoice dates, per
+    ``service_window_basis``."""
+    first, last = instrument.value("service_window_from"), instrument.value("service_window_to")
+    clause = instrument.clause("service_window_from")
+    window = f"{first}–{last}"
+    if instrument.value("service_window_basis") == "invoice-dates":
+        if not line.invoices:
+            return ZERO, f"no dated invoices to place in {window} ({clause})", ""
+        invoiced = sum((i.amount for i in line.invoices), start=ZERO)
+        inside = sum((i.amount for i in line.invoices if first <= i.issued_on <= last), ZERO)
+        if inside == 0:
+            return ZERO, f"invoices dated outside {window} ({clause})", ""
+        # Only what is invoiced inside the window counts; over-invoicing counts no more.
+        counted = (base * inside / max(invoiced, line.amount)).quantize(FEN, ROUND_DOWN)
+        if counted == base:
+            return base, "", ""
+        return counted, "", f"invoiced {inside} of {line.amount} inside {window} ({clause})"
+    if line.service_to < line.service_from:
+        return ZERO, f"service ends {line.service_to} before it starts ({clause})", ""
+    days = (line.service_to - line.service_from).days + 1
+    inside_days = (min(line.service_to, last) - max(line.service_from, first)).days + 1
+    if inside_days <= 0:
+        return (
+            ZERO,
+            f"service {line.service_from}–{line.service_to} outside {window} ({clause})",
+            "",
+        )
+    if inside_days == days:
+        return base, "", ""
+    counted = (base * inside_days / days).quantize(FEN, rounding=ROUND_DOWN)
+    return counted, "", f"{inside_days} of {days} service days inside {window} ({clause})"
+
+
 def decide_claim_lines(
     policy: Policy,
     instrument: Instrument,
     lines: Sequence[ClaimLine],
     earlier: Mapping[UUID, EarlierClaim],
-) -> list[tuple[ClaimLine, str]]:
-    """Each claim line, eligible (``""``) or excluded with its reason, never dropped:
+) -> list[DecidedLine]:
+    """Each claim line, counted (wholly or in part) or excluded with its reason, never dropped:
 
-    * a customer outside the area — QD-2 (services to Qingdao enterprises, institutes,
-      platforms; the policy's ``applicants.cities``);
-    * service not wholly inside the evidence window — QD-5 (``service_window_from`` …
-      ``service_window_to``);
+    * the customer — QD-2, services to 「青岛市企业、科研机构、创新平台」: its place from its credit
+      code's division code (``customer_division_prefixes``) where the code names a city,
+      declared otherwise; its kind declared, or an enterprise by its code (``applicants.kinds``);
+    * tax — QD-2 is silent: ``contract_amount_tax`` says whether a line's stated tax is taken off;
+    * the evidence window — QD-5: only the part inside ``service_window_from`` …
+      ``service_window_to`` counts, by ``service_window_basis``; a line with no part inside is
+      excluded;
     * declared funded elsewhere, listed twice in this claim, or claimed before by anyone
       under any programme (``earlier``, by :meth:`ContractLine.id_for`) — QD-8, the
       duplicate-funding check (the last two only when ``duplicate_funding_check`` is on).
 
     The first reason in that order wins; a line counts as seen for "listed twice" whether
     or not it was itself eligible."""
-    window = (instrument.value("service_window_from"), instrument.value("service_window_to"))
     check_duplicates = bool(instrument.value("duplicate_funding_check"))
     duplicate_clause = instrument.clause("duplicate_funding_check")
     seen: set[UUID] = set()
-    decided: list[tuple[ClaimLine, str]] = []
+    decided: list[DecidedLine] = []
     for line in lines:
         key = ContractLine.id_for(line.customer, line.contract_number)
-        why = ""
-        if not line.customer_in_area:
-            why = (
-                f"customer not in {', '.join(policy.value('applicants.cities'))} "
-                f"({policy.clause('applicants.cities')})"
-            )
-        elif not (window[0] <= line.service_from <= line.service_to <= window[1]):
-            why = (
-                f"service {line.service_from}–{line.service_to} outside "
-                f"{window[0]}–{window[1]} ({instrument.clause('service_window_from')})"
-            )
+        why, notes = _customer_place(policy, instrument, line)
+        counted = ZERO
+        if not why:
+            base, why = _taxable_base(instrument, line)
+            if base is not None:
+                counted, why, note = _inside_window(instrument, line, base)
+                notes += (note,) if note else ()
+        if why:
+            pass
         elif line.funded_elsewhere:
             why = f"declared funded elsewhere ({duplicate_clause})"
         elif check_duplicates and key in seen:
@@ -184,7 +402,9 @@ def decide_claim_lines(
             claimed = earlier[key]
             why = f"claimed by {claimed.claimant} in {claimed.programme} ({duplicate_clause})"
         seen.add(key)
-        decided.append((line, why))
+        decided.append(
+            DecidedLine(line, why, ZERO if why else counted, () if why else tuple(notes))
+        )
     return decided
 
 
@@ -194,6 +414,7 @@ class Claim:
     eligible: Decimal
     pre_review: bool | None = None
     approved: Decimal | None = None  # set by a passed city review
+    excluded: str = ""  # a city re-review's exclusion (QD-7), with its grounds
 
 
 class ClaimRound(LedgerAggregate):
@@ -238,6 +459,23 @@ class ClaimRound(LedgerAggregate):
                 self.approved_eligible if self.passed else ZERO
             )
 
+    class ReReviewed(LedgerEvent):
+        """The city's re-review after its review: an operator found on a blacklist, or in
+        breach of the green threshold, is excluded — 「取消政策性资金扶持」 (QD-7) — and the pool
+        goes to the others. ``listing`` is the credit record it rests on, if any."""
+
+        claimant: str
+        ground: str
+        listing: str
+        assessment: str
+        reason: str
+        basis: dict[str, Any]
+
+        def apply(self, aggregate: ClaimRound) -> None:
+            claim = aggregate.claims[self.claimant]
+            claim.approved = ZERO
+            claim.excluded = self.ground
+
     class Allocated(LedgerEvent):
         pool: Decimal | None
         entitlements: dict[str, Decimal]
@@ -246,6 +484,15 @@ class ClaimRound(LedgerAggregate):
         shares: dict[str, dict[str, Decimal]]
         payments: dict[str, dict[str, str]]
         basis: dict[str, Any]
+        # Version 2 records the approved contract amounts the pool was shared by (QD-4);
+        # version 1 shared it by the rounded entitlements and did not record them.
+        contract_amounts: dict[str, Decimal]
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["contract_amounts"] = {}
 
         def apply(self, aggregate: ClaimRound) -> None:
             aggregate.allocated = True
@@ -285,9 +532,9 @@ class ClaimRound(LedgerAggregate):
         instrument: Instrument,
         claimant: str,
         audit_report: str,
-        decided: list[tuple[ClaimLine, str]],
+        decided: list[DecidedLine],
     ) -> None:
-        """``decided``: each line with its exclusion reason, or "" when it is eligible."""
+        """``decided``: each line with its exclusion reason and the part of it that counts."""
         self._require_open()
         today = local_date(ctx.at)
         opens, closes = (
@@ -304,19 +551,23 @@ class ClaimRound(LedgerAggregate):
             raise Rejected("already-applied", f"{claimant} has a claim in {self.programme}")
         if not audit_report.strip():
             raise Rejected("missing-evidence", "the third-party audit report is required (QD-5)")
-        eligible = sum((line.amount for line, why in decided if not why), start=ZERO)
+        eligible = sum((d.counted for d in decided), start=ZERO)
+        claimed = sum((d.line.amount for d in decided), start=ZERO)
         self.trigger_event(
             self.ClaimSubmitted,
             claimant=claimant,
             audit_report=audit_report,
-            lines=[{**vars(line), "excluded": why} for line, why in decided],
+            lines=[d.record() for d in decided],
             eligible_amount=eligible,
-            excluded_amount=sum((line.amount for line, why in decided if why), start=ZERO),
+            excluded_amount=claimed - eligible,  # excluded lines and parts outside the window
             basis=instrument.basis(
                 "service_window_from",
                 "service_window_to",
+                "service_window_basis",
+                "contract_amount_tax",
                 "claim_evidence",
                 "duplicate_funding_check",
+                *[k for k in ("customer_division_prefixes",) if k in instrument.params],
             ),
             **ctx.fields(),
         )
@@ -381,21 +632,40 @@ class ClaimRound(LedgerAggregate):
             **ctx.fields(),
         )
 
-    def entitlements(self, instrument: Instrument) -> dict[str, Decimal]:
-        """QD-2: ``rate`` of each approved eligible amount, capped per claimant if the
-        programme says so."""
-        rate: Decimal = instrument.value("rate")
-        cap: Decimal | None = (
-            instrument.value("per_claimant_cap")
-            if "per_claimant_cap" in instrument.params
-            else None
+    def re_review(
+        self,
+        ctx: Context,
+        instrument: Instrument,
+        claimant: str,
+        ground: str,
+        listing: str,
+        assessment: str,
+        reason: str,
+    ) -> None:
+        """QD-7 after the city review: the operator is excluded, before the allocation."""
+        self._require_open()
+        claim = self._claim(claimant)
+        if claim.approved is None:
+            raise Rejected(
+                "not-city-reviewed", f"{claimant}'s claim has no city review to re-review"
+            )
+        if claim.excluded:
+            raise Rejected("already-reviewed", f"{claimant}'s claim is excluded already")
+        self.trigger_event(
+            self.ReReviewed,
+            claimant=claimant,
+            ground=ground,
+            listing=listing,
+            assessment=assessment,
+            reason=reason,
+            basis=instrument.basis("green_threshold_required"),
+            **ctx.fields(),
         )
-        out = {}
-        for claimant, claim in sorted(self.claims.items()):
-            if claim.approved:
-                amount = share_of(claim.approved, rate)
-                out[claimant] = min(amount, cap) if cap is not None else amount
-        return out
+
+    def approved_amounts(self) -> dict[str, Decimal]:
+        """QD-4: the approved contract amounts the pool is shared by (excluded claims and
+        failed reviews have none)."""
+        return {c: claim.approved for c, claim in sorted(self.claims.items()) if claim.approved}
 
     def require_allocatable(self) -> None:
         self._require_open()
@@ -413,11 +683,8 @@ class ClaimRound(LedgerAggregate):
         self,
         ctx: Context,
         instrument: Instrument,
-        entitlements: dict[str, Decimal],
+        allocation: Allocation,
         pool: Decimal | None,
-        allocations: dict[str, Decimal],
-        scale: Decimal,
-        shares: dict[str, dict[str, Decimal]],
         payments: dict[str, dict[str, str]],
     ) -> None:
         keys = ["rate", "funding_split", "allocation"] + [
@@ -426,10 +693,11 @@ class ClaimRound(LedgerAggregate):
         self.trigger_event(
             self.Allocated,
             pool=pool,
-            entitlements=entitlements,
-            scale=scale.quantize(Decimal("0.000001")),
-            allocations=allocations,
-            shares=shares,
+            contract_amounts=allocation.contract_amounts,
+            entitlements=allocation.entitlements,
+            scale=allocation.scale.quantize(Decimal("0.000001")),
+            allocations=allocation.allocations,
+            shares=allocation.shares,
             payments=payments,
             basis=instrument.basis(*keys),
             **ctx.fields(),

@@ -164,6 +164,10 @@ def _city_reviewed(page: Page, e: ClaimRound.CityReviewed) -> None:
     )
 
 
+def _re_reviewed(page: Page, e: ClaimRound.ReReviewed) -> None:
+    _claim(page, e).update(approved_fen=0, status=f"excluded: {e.ground}"[:32])
+
+
 def _allocated(page: Page, e: ClaimRound.Allocated) -> None:
     round_ = page.rows(programmes_of_rounds).require(e.originator_id.hex)
     round_.update(pool_fen=to_fen(e.pool) if e.pool is not None else 0, status="allocated")
@@ -199,5 +203,6 @@ class Claims(EventDrivenReadModel):
         ClaimRound.ClaimSubmitted: _submitted,
         ClaimRound.PreReviewed: _pre_reviewed,
         ClaimRound.CityReviewed: _city_reviewed,
+        ClaimRound.ReReviewed: _re_reviewed,
         ClaimRound.Allocated: _allocated,
     }

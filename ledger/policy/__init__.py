@@ -43,7 +43,8 @@ from ledger.errors import InvalidInput, Rejected
 from ledger.money import parse_amount
 
 KNOWN_SERVICES = ("compute", "storage", "network", "security")
-APPLICANT_KINDS = ("enterprise", "research-institute", "university")
+# "innovation-platform": 创新平台, a kind the Qingdao guide names beside enterprises and institutes.
+APPLICANT_KINDS = ("enterprise", "research-institute", "university", "innovation-platform")
 SUPPLIER_KINDS = ("data-centre", "scheduling-platform")
 FUNDING_SOURCES = ("city", "district", "province")
 EVIDENCE_KINDS = ("contract", "payment-proof", "invoice", "service-proof")
@@ -254,6 +255,15 @@ def _iso_date(p: Param, path: str) -> Param:
         raise PolicyFileError(f"{path}: {p.value!r} is not a YYYY-MM-DD date") from None
 
 
+def _division_prefixes(p: Param, path: str) -> Param:
+    """Leading digits of administrative division codes (GB/T 2260), e.g. "3702" for Qingdao."""
+    checked = _strings(p, path)
+    for v in checked.value:
+        if not (v.isascii() and v.isdigit() and 2 <= len(v) <= 6):
+            raise PolicyFileError(f"{path}: {v!r} is not 2 to 6 digits of a division code")
+    return checked
+
+
 def _funding_split(p: Param, path: str) -> Param:
     if not isinstance(p.value, list) or not p.value:
         raise PolicyFileError(f"{path}: expected a list of {{ source, share, cap? }}")
@@ -355,7 +365,13 @@ _INSTRUMENT_TYPES: dict[str, tuple[str, ...]] = {
 }
 # Parameters a building block may leave out.
 _OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {
-    "pro-rata-claim-subsidy": ("per_claimant_cap", "pool_cap"),
+    "pro-rata-claim-subsidy": (
+        "per_claimant_cap",
+        "pool_cap",
+        "contract_amount_tax",
+        "service_window_basis",
+        "customer_division_prefixes",
+    ),
     "ranked-tier-grant": ("min_notice_days",),
     "supplier-subsidy": ("min_notice_days",),
 }
@@ -364,7 +380,16 @@ _OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {
 # them (CD-9 and CD-10 name no length; see chengdu.toml).
 DEFAULT_MIN_NOTICE_DAYS = 7
 # Optional parameters that take a value when left out; the clause says it is the default.
-_DEFAULTS: dict[str, Param] = {"min_notice_days": Param(DEFAULT_MIN_NOTICE_DAYS, "default")}
+_DEFAULTS: dict[str, Param] = {
+    "min_notice_days": Param(DEFAULT_MIN_NOTICE_DAYS, "default"),
+    # Pro-rata claims (ADR 0030-0033): the contract amount as the contract states it, and the
+    # part of a line's service days inside the service window.
+    "contract_amount_tax": Param("as-contracted", "default"),
+    "service_window_basis": Param("service-days", "default"),
+}
+# How a pro-rata claim line's amount is read for tax, and which dates place it in the window.
+CONTRACT_AMOUNT_TAX = ("as-contracted", "tax-exclusive")
+SERVICE_WINDOW_BASES = ("service-days", "invoice-dates")
 
 
 def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
@@ -420,6 +445,9 @@ def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
         "per_claimant_cap": _amount,
         "pool_cap": _amount,
         "min_notice_days": lambda p, w: _int(p, w, minimum=1),
+        "contract_amount_tax": lambda p, w: _choice(p, w, CONTRACT_AMOUNT_TAX),
+        "service_window_basis": lambda p, w: _choice(p, w, SERVICE_WINDOW_BASES),
+        "customer_division_prefixes": _division_prefixes,
     }
     keys = [*_INSTRUMENT_TYPES[kind], *[k for k in optional if k in table]]
     params = {key: checks[key](_param(table, key, where), f"{where}.{key}") for key in keys}

@@ -20,7 +20,7 @@ from ledger.handlers.enforcement import RecordCreditListing
 from ledger.handlers.registration import OpenProgramme, RegisterSupplier
 from ledger.ids import make_credit_code
 from ledger.policy import FundingShare, bundled_policies
-from ledger.pro_rata import ClaimLine, allocate, largest_remainder, pool_of, split_funding
+from ledger.pro_rata import ClaimLine, allocate_by_contract, largest_remainder, pool_of
 from tests.scenario import event_names, in_memory_ledger, rejected
 
 QD = "QD-2024"
@@ -105,17 +105,19 @@ def test_thirty_million_of_entitlements_are_scaled_to_twenty_city_and_district_t
     (allocated,) = [e for e in events if type(e).__qualname__ == "ClaimRound.Allocated"]
     a = allocated.allocations  # type: ignore[attr-defined]
     assert sum(a.values()) == 20 * M
-    assert a == {
-        operator(1): 8 * M,
-        operator(2): Decimal("6666666.67"),
-        operator(3): Decimal("5333333.33"),
-    }
+    # 「按照算力服务合同金额比例予以分配」 and 「市、区两级按照1:1比例负担」: each level shares its
+    # 10,000,000 by the contract amounts 24 : 20 : 16 (M), to the fen by largest remainder —
+    # 4,000,000 / 3,333,333.33 / 2,666,666.67 — so city and district pay the same to each.
+    halves = [4 * M, Decimal("3333333.33"), Decimal("2666666.67")]
     shares = allocated.shares  # type: ignore[attr-defined]
-    assert sum(s["city"] for s in shares.values()) == 10 * M
-    assert sum(s["district"] for s in shares.values()) == 10 * M
-    for claimant, s in shares.items():
-        assert abs(s["city"] - s["district"]) <= Decimal("0.01")
-        assert s["city"] + s["district"] == a[claimant]
+    for n, half in zip((1, 2, 3), halves, strict=True):
+        assert shares[operator(n)] == {"city": half, "district": half}
+        assert a[operator(n)] == 2 * half
+    assert allocated.contract_amounts == {  # type: ignore[attr-defined]
+        operator(1): 24 * M,
+        operator(2): 20 * M,
+        operator(3): 16 * M,
+    }
     payments = [e for e in events if type(e).__qualname__ == "PaymentInstruction.Instructed"]
     assert {(p.payee, p.funding_source) for p in payments} == {  # type: ignore[attr-defined]
         (operator(n), source) for n in (1, 2, 3) for source in ("city", "district")
@@ -138,9 +140,9 @@ def test_out_of_window_non_qingdao_funded_and_twice_claimed_lines_are_excluded_a
             audit_report="audit",
             lines=[
                 line(2, 3 * M),
-                line(3, 1 * M, customer_in_area=False),
-                line(4, 1 * M, service_from=date(2023, 2, 1)),
-                line(5, 1 * M, service_to=date(2024, 1, 5)),
+                line(3, 1 * M, customer=make_credit_code("91370102MA3D00003")),  # Jinan
+                line(4, 1 * M, service_from=date(2023, 2, 1)),  # 282 of 303 days inside
+                line(5, 1 * M, service_from=date(2024, 1, 2), service_to=date(2024, 1, 5)),
                 line(6, 1 * M, funded_elsewhere=True),
                 line(1, 5 * M),  # operator 1's contract (QD-8)
                 line(2, 3 * M),  # twice in the same claim
@@ -150,13 +152,16 @@ def test_out_of_window_non_qingdao_funded_and_twice_claimed_lines_are_excluded_a
     (submitted,) = [e for e in events if type(e).__qualname__ == "ClaimRound.ClaimSubmitted"]
     reasons = [x["excluded"] for x in submitted.lines]  # type: ignore[attr-defined]
     assert reasons[0] == ""
-    assert "customer not in Qingdao (QD-2)" in reasons[1]
-    assert "outside 2023-02-22–2023-12-31 (QD-5)" in reasons[2] and "(QD-5)" in reasons[3]
+    assert reasons[1] == "customer not in Qingdao: credit code division 370102 (QD-2)"
+    assert reasons[2] == ""  # the part inside the window counts (QD-5)
+    assert submitted.lines[2]["counted"] == Decimal("930693.06")  # type: ignore[attr-defined]
+    assert "outside 2023-02-22–2023-12-31 (QD-5)" in reasons[3]
     assert "declared funded elsewhere (QD-8)" in reasons[4]
     assert f"claimed by {operator(1)} in QD-2024 (QD-8)" in reasons[5]
     assert "listed twice in this claim (QD-8)" in reasons[6]
-    assert submitted.eligible_amount == 3 * M  # type: ignore[attr-defined]
-    assert submitted.excluded_amount == 12 * M  # type: ignore[attr-defined]
+    eligible = 3 * M + Decimal("930693.06")
+    assert submitted.eligible_amount == eligible  # type: ignore[attr-defined]
+    assert submitted.excluded_amount == 15 * M - eligible  # type: ignore[attr-defined]
 
 
 def test_a_blacklisted_operator_gets_nothing() -> None:
@@ -320,7 +325,7 @@ def test_the_pool_is_what_the_city_cap_allows() -> None:
 @given(
     st.dictionaries(
         st.text("ABCDEFGH", min_size=1, max_size=3),
-        st.integers(1, 40_000_000_00),
+        st.integers(1, 80_000_000_00),
         min_size=1,
         max_size=12,
     )
@@ -328,28 +333,36 @@ def test_the_pool_is_what_the_city_cap_allows() -> None:
 def test_allocations_never_exceed_the_cap_are_proportional_and_split_evenly(
     fen: dict[str, int],
 ) -> None:
-    entitlements = {k: Decimal(v) / 100 for k, v in fen.items()}
+    """QD-2…QD-4: at most 50% of each contract amount; the pool shared in proportion to the
+    contract amounts; city and district exactly half each; the city within its 10,000,000."""
+    contracts = {k: Decimal(v) / 100 for k, v in fen.items()}
     pool = pool_of(INSTRUMENT)
     assert pool is not None
-    allocations, scale = allocate(entitlements, pool)
+    allocation = allocate_by_contract(
+        contracts, Decimal("0.50"), INSTRUMENT.value("funding_split"), pool
+    )
+    allocations = allocation.allocations
     total = sum(allocations.values(), start=Decimal(0))
     assert total <= pool
-    if sum(entitlements.values()) > pool:
-        assert total == pool  # largest remainder: to the fen
+    whole = sum(contracts.values(), start=Decimal(0))
     for k, amount in allocations.items():
-        assert abs(amount - entitlements[k] * scale) <= Decimal("0.01")
-        assert amount <= entitlements[k]
-    shares = split_funding(allocations, INSTRUMENT.value("funding_split"))
-    for k, s in shares.items():
-        assert s["city"] + s["district"] == allocations[k]
-        assert abs(s["city"] - s["district"]) <= Decimal("0.01")
-    assert sum(s["city"] for s in shares.values()) <= 10 * M
+        assert amount <= contracts[k] * Decimal("0.50")  # 不超过50%
+        if allocation.scale < 1:
+            assert abs(amount - pool * contracts[k] / whole) <= Decimal("0.02")
+    if allocation.scale < 1:
+        assert total == pool  # largest remainder: to the fen
+    for s in allocation.shares.values():
+        assert s["city"] == s["district"]  # 1:1, to the fen
+    assert sum(s["city"] for s in allocation.shares.values()) <= 10 * M
 
 
 def test_largest_remainder_adds_up_exactly() -> None:
     split = largest_remainder({"a": Decimal(1), "b": Decimal(1), "c": Decimal(1)}, Decimal("1.00"))
     assert sorted(split.values()) == [Decimal("0.33"), Decimal("0.33"), Decimal("0.34")]
-    three = split_funding(
-        {"a": Decimal("0.03")}, [FundingShare("province", 1, None), FundingShare("city", 2, None)]
+    three = allocate_by_contract(
+        {"a": Decimal("0.18")},
+        Decimal("0.50"),
+        [FundingShare("province", 1, None), FundingShare("city", 2, None)],
+        None,
     )
-    assert three == {"a": {"province": Decimal("0.01"), "city": Decimal("0.02")}}
+    assert three.shares == {"a": {"province": Decimal("0.03"), "city": Decimal("0.06")}}
