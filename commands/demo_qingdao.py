@@ -1,6 +1,7 @@
 """``voucher-ledger demo --programme qingdao``: the 2024 Qingdao compute-centre operation
 subsidy (QD-1…QD-8) on a fresh SQLite ledger — claims with audited lines, exclusions, a
-blacklisted operator, reviews, and a pro-rata allocation split between city and district."""
+blacklisted operator, reviews, an operator blacklisted after the city review and excluded by a
+re-review, and a pro-rata allocation split between city and district."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from projections import reports
 
 PROGRAMME = "QD-2024"
 PARK = "Qingdao AI industrial park"
+# Issue 16 item 14 (QD-7): the operator approved by the city and blacklisted afterwards.
+LATE_LISTED = make_credit_code("91370200MA3C00006")
 
 
 def _at(day: date, minute: int = 0) -> str:
@@ -43,7 +46,7 @@ def _line(n: int, amount: str, **changes: Any) -> dict[str, Any]:
 
 
 def qingdao_commands() -> list[dict[str, Any]]:
-    ops = [make_credit_code(f"91370200MA3C{n:05d}") for n in range(1, 6)]
+    ops = [make_credit_code(f"91370200MA3C{n:05d}") for n in range(1, 6)] + [LATE_LISTED]
     c: list[dict[str, Any]] = [
         {
             "command": "open-programme",
@@ -59,7 +62,7 @@ def qingdao_commands() -> list[dict[str, Any]]:
                 "credit_code": code,
                 "name": f"青岛人工智能算力中心{n}号",
                 "kind": "data-centre",
-                "city": PARK if n < 5 else "Qingdao",
+                "city": PARK if n != 5 else "Qingdao",
                 "bank_account": f"3803 0210 0900 {n:04d}",
                 "at": _at(date(2024, 1, 3), n),
             }
@@ -85,7 +88,8 @@ def qingdao_commands() -> list[dict[str, Any]]:
             "lines": [
                 _line(1, "14000000.00"),
                 _line(2, "10000000.00"),
-                _line(3, "800000.00", customer_in_area=False),
+                # a Jinan customer: its credit code's division is 370102, not Qingdao's 3702 (QD-2)
+                _line(3, "800000.00", customer=make_credit_code("91370102MA3D00003")),
                 _line(4, "500000.00", service_from="2024-01-02", service_to="2024-01-20"),
             ],
             "at": _at(date(2024, 1, 22)),
@@ -174,8 +178,76 @@ def qingdao_commands() -> list[dict[str, Any]]:
                 "at": _at(date(2024, 3, 5), n),
             }
         )
+    c += late_listing_commands(claim, review)
     c.append({"command": "allocate-operator-subsidy", **review, "at": _at(date(2024, 3, 20))})
-    return c
+    return sorted(c, key=lambda command: str(command["at"]))  # business-time order
+
+
+# ---- issue 16 item 14: blacklisted after the city review (QD-7) ------------------------------
+def late_listing_commands(claim: dict[str, Any], review: dict[str, Any]) -> list[dict[str, Any]]:
+    """Operator 6 (a 4,000,000 contract) passes both reviews; on 2024-03-10 it is put on the
+    safety-production blacklist. The allocation is refused until the city re-reviews it and
+    excludes it — 「取消政策性资金扶持」 — and then goes to the other three alone."""
+    return [
+        {
+            **claim,
+            "operator": LATE_LISTED,
+            "audit_report": "青审专字(2024)第033号",
+            "lines": [_line(11, "4000000.00")],
+            "at": _at(date(2024, 1, 28), 30),
+        },
+        {
+            "command": "district-pre-review",
+            **review,
+            "operator": LATE_LISTED,
+            "outcome": "pass",
+            "green_threshold_met": True,
+            "reason": "no listing; green threshold met",
+            "at": _at(date(2024, 2, 1), 10),
+        },
+        {
+            "command": "city-review",
+            **review,
+            "operator": LATE_LISTED,
+            "outcome": "pass",
+            "assessment": "专家评审意见 2024-03-06",
+            "reason": "contracts, invoices and receipts verified",
+            "at": _at(date(2024, 3, 6)),
+        },
+        {
+            "command": "record-credit-listing",
+            "entity": LATE_LISTED,
+            "reference": "QD-SAFE-2024-007",
+            "kind": "safety-production-blacklist",
+            "source": "青岛市应急管理局 安全生产黑名单",
+            "listed_from": "2024-03-10",
+            "at": _at(date(2024, 3, 10)),
+        },
+        # refused (re-review-required): the pool is not shared while an approved claim is listed
+        {"command": "allocate-operator-subsidy", **review, "at": _at(date(2024, 3, 15))},
+        {
+            "command": "city-re-review",
+            **review,
+            "operator": LATE_LISTED,
+            "ground": "blacklist",
+            "assessment": "复核意见 2024-03-18",
+            "reason": "on the safety-production blacklist since 2024-03-10 (QD-7)",
+            "at": _at(date(2024, 3, 18)),
+        },
+    ]
+
+
+def _print_late_listing(commands: list[dict[str, Any]], results: list[Any], out: TextIO) -> None:
+    out.write(
+        "\n---- Issue 16 item 14: blacklisted after the city review (QD-7) ----\n"
+        f"  operator {LATE_LISTED}: 「取消政策性资金扶持」\n"
+    )
+    for c, res in zip(commands, results, strict=True):
+        concerns = LATE_LISTED in (c.get("operator"), c.get("entity"))
+        if concerns or c["command"] == "allocate-operator-subsidy":
+            outcome = "accepted" if res["ok"] else res["error"]
+            out.write(f"  {c['at'][:10]}  {c['command']:<26} {outcome}\n")
+    out.write("---- end of item 14 ----\n")
 
 
 def run_qingdao_demo(db: Path, out: TextIO) -> int:
@@ -209,6 +281,7 @@ def run_qingdao_demo(db: Path, out: TextIO) -> int:
         )
         for (name, outcome), count in sorted(outcomes.items()):
             out.write(f"  {name:<26} {outcome:<30} {count:>3}\n")
+        _print_late_listing(commands, results, out)
         for report in (
             reports.operator_allocation(ledger.store, PROGRAMME),
             reports.budget_use(ledger.store),

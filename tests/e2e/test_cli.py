@@ -662,6 +662,11 @@ def test_the_qingdao_demo_allocates_twenty_million_pro_rata(tmp_path: Path) -> N
     out = result.stdout
     assert "outside-application-window" in out and "credit-record-in-lookback" in out
     assert "20,000,000.00  10,000,000.00   10,000,000.00" in out
+    # Issue 16 item 14 (QD-7): blacklisted after the city review, excluded by a re-review.
+    item_14 = out.split("---- Issue 16 item 14")[1].split("---- end of item 14")[0]
+    assert "allocate-operator-subsidy  re-review-required" in item_14
+    assert "city-re-review             accepted" in item_14
+    assert "excluded: blacklist" in out
     db = str(tmp_path / "voucher-ledger-qingdao.db")
     story = cli("explain", make_credit_code("91370200MA3C00003"), db=db).stdout
     assert "claimed by" in story and "scaled by 0.666667" in story

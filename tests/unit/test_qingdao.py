@@ -12,6 +12,7 @@ from ledger.clock import PROGRAMME_TZ
 from ledger.events import Context
 from ledger.handlers.claims import (
     AllocateOperatorSubsidy,
+    CityReReview,
     CityReview,
     DistrictPreReview,
     SubmitOperatorClaim,
@@ -366,3 +367,54 @@ def test_largest_remainder_adds_up_exactly() -> None:
         None,
     )
     assert three.shares == {"a": {"province": Decimal("0.03"), "city": Decimal("0.06")}}
+
+
+def test_a_listing_recorded_after_the_city_review_excludes_that_operator_by_a_re_review() -> None:
+    """QD-7 「对列入青岛市安全生产黑名单、青岛市环境信用黑名单等失信惩戒对象目录…的，
+    取消政策性资金扶持」:
+    operator 2 is listed on 2024-03-10, after the city review. The allocation names it and
+    asks for a re-review, the re-review records the listing, and operators 1 and 3 (24M and
+    16M: 50% = 20M) share the 20,000,000 pool: 12,000,000 and 8,000,000."""
+    app = qingdao()
+    for n, amount in ((1, 24 * M), (2, 20 * M), (3, 16 * M)):
+        app.execute(
+            day(1, 22),
+            SubmitOperatorClaim(
+                programme=QD, operator=operator(n), audit_report="audit", lines=[line(n, amount)]
+            ),
+        )
+        approve(app, n)
+    re_review = CityReReview(
+        programme=QD,
+        operator=operator(2),
+        ground="blacklist",
+        assessment="复核意见 2024-03-18",
+        reason="listed after the city review",
+    )
+    rejected("no-listing-recorded", app.execute, day(3, 18), re_review)
+    app.execute(
+        day(3, 10),
+        RecordCreditListing(
+            entity=operator(2),
+            reference="QD-SAFE-2024-007",
+            kind="safety-production-blacklist",
+            source="青岛市应急管理局 安全生产黑名单",
+            listed_from=date(2024, 3, 10),
+            listed_until=None,
+        ),
+    )
+    refusal = rejected(
+        "re-review-required", app.execute, day(3, 20), AllocateOperatorSubsidy(programme=QD)
+    )
+    assert refusal.details["operator"] == operator(2)
+    (reviewed,) = app.execute(day(3, 18), re_review)
+    assert reviewed.listing == "QD-SAFE-2024-007"  # type: ignore[attr-defined]
+    events = app.execute(day(3, 20), AllocateOperatorSubsidy(programme=QD))
+    (allocated,) = [e for e in events if type(e).__qualname__ == "ClaimRound.Allocated"]
+    assert allocated.allocations == {  # type: ignore[attr-defined]
+        operator(1): 12 * M,
+        operator(3): 8 * M,
+    }
+    payees = {e.payee for e in events if type(e).__qualname__ == "PaymentInstruction.Instructed"}  # type: ignore[attr-defined]
+    assert payees == {operator(1), operator(3)}
+    rejected("round-finalised", app.execute, day(3, 21), re_review)
