@@ -12,9 +12,7 @@ from ledger import parsers as p
 from ledger.errors import Rejected
 from ledger.events import Context, Events
 from ledger.handlers.base import handles
-from ledger.handlers.examples import (
-    QD_OPERATOR,
-)
+from ledger.handlers.examples import QD_LATE_LISTED, QD_OPERATOR
 from ledger.ids import make_credit_code
 from ledger.policy import APPLICANT_KINDS
 from ledger.pro_rata import (
@@ -213,7 +211,7 @@ def city_review(app: VoucherLedger, ctx: Context, cmd: CityReview) -> Events:
     clauses=("QD-6", "QD-7"),
     example={
         "programme": "QD-2024",
-        "operator": QD_OPERATOR,
+        "operator": QD_LATE_LISTED,
         "ground": "blacklist",
         "assessment": "复核意见 2024-03-18",
         "reason": "listed on the environmental-credit blacklist after the city review",

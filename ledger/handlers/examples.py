@@ -10,6 +10,7 @@ from ledger.voucher import Redemption
 AT = "2025-03-01T09:00:00+08:00"
 SUPPLIER = "91510100MA6CJ8UQ10"
 QD_OPERATOR = make_credit_code("91370200MA3C00001")
+QD_LATE_LISTED = make_credit_code("91370200MA3C00006")  # blacklisted after the city review
 SPECIAL_EVIDENCE = {
     "contract": "HT-2024-088",
     "payment-proof": "BANK-2024-1290",

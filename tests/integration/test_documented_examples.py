@@ -19,6 +19,7 @@ ORDER = [
     "submit-operator-claim",
     "district-pre-review",
     "city-review",
+    "city-re-review",
     "allocate-operator-subsidy",
     "open-programme",
     "register-supplier",
@@ -124,6 +125,35 @@ def test_the_documented_examples_run_as_a_batch(ledger: Ledger, tmp_path: Path) 
             "at": "2024-01-03T09:00:00+08:00",
         },
     ]
+    # The re-review example excludes a second operator, approved and then blacklisted.
+    late = examples["city-re-review"]["operator"]
+    register_at = lines.index(examples["submit-operator-claim"])
+    lines.insert(
+        register_at,
+        {**lines[register_at - 1], "credit_code": late, "at": "2024-01-03T09:30:00+08:00"},
+    )
+    for name, at_ in (
+        ("submit-operator-claim", "2024-01-23T11:00:00+08:00"),
+        ("district-pre-review", "2024-02-01T11:00:00+08:00"),
+        ("city-review", "2024-03-05T11:00:00+08:00"),
+    ):
+        after = lines.index(examples[name]) + 1
+        step = {**examples[name], "operator": late, "at": at_}
+        if name == "submit-operator-claim":
+            step["lines"] = [{**step["lines"][0], "contract_number": "HT-2023-0092"}]
+        lines.insert(after, step)
+    lines.insert(
+        lines.index(examples["city-re-review"]),
+        {
+            **examples["record-credit-listing"],
+            "entity": late,
+            "reference": "QD-SAFE-2024-007",
+            "kind": "safety-production-blacklist",
+            "source": "青岛市应急管理局 安全生产黑名单",
+            "listed_from": "2024-03-10",
+            "at": "2024-03-10T10:00:00+08:00",
+        },
+    )
     # The supplier round of 2026 needs its programme open.
     next_year = lines.index(examples["apply-supplier-subsidy"])
     lines.insert(
