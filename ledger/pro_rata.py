@@ -163,12 +163,14 @@ def allocate_by_contract(
     proportion to the **approved contract amounts themselves** (not to entitlements already
     rounded), by largest remainder, no claimant above its entitlement. Sources with equal
     shares so pay every claimant exactly the same amount: city and district halves are equal,
-    to the fen, per claimant and in total. ``per_claimant_cap`` caps a claimant's subsidy: its
-    weight becomes the contract amount the cap corresponds to (cap ÷ rate)."""
+    to the fen, per claimant and in total. ``per_claimant_cap`` caps a claimant's subsidy: it
+    shares by the capped subsidy instead."""
+    contracts = {k: a for k, a in sorted(approved.items()) if a > 0}
+    # The exact subsidy each claim earns (rate × contract amount, capped): proportional to the
+    # contract amounts, and the weight each source shares by. Nothing is rounded before sharing.
     weights = {
-        k: (min(a, per_claimant_cap / rate) if per_claimant_cap is not None else a)
-        for k, a in sorted(approved.items())
-        if a > 0
+        k: (min(a * rate, per_claimant_cap) if per_claimant_cap is not None else a * rate)
+        for k, a in contracts.items()
     }
     total_shares = sum(s.share for s in split)
     shares: dict[str, dict[str, Decimal]] = {k: {} for k in weights}
@@ -176,7 +178,7 @@ def allocate_by_contract(
     short = False
     for source in split:
         owed = {
-            k: (w * rate * source.share / total_shares).quantize(FEN, rounding=ROUND_DOWN)
+            k: (w * source.share / total_shares).quantize(FEN, rounding=ROUND_DOWN)
             for k, w in weights.items()
         }
         budget = (
@@ -190,9 +192,9 @@ def allocate_by_contract(
         for k in weights:
             shares[k][source.source] = paid[k]
             entitlements[k] += owed[k]
-    exact = sum(weights.values(), start=ZERO) * rate
+    exact = sum(weights.values(), start=ZERO)
     scale = pool / exact if short and pool is not None else Decimal(1)
-    return Allocation(dict(weights), entitlements, shares, scale)
+    return Allocation(contracts, entitlements, shares, scale)
 
 
 class ContractLine(LedgerAggregate):
