@@ -198,7 +198,11 @@ class CityReview(Command):
 
 @handles(CityReview)
 def city_review(app: VoucherLedger, ctx: Context, cmd: CityReview) -> Events:
-    round_ = app.claim_round(cmd.programme)
+    """QD-6; QD-7: an operator listed since its pre-review cannot pass the city review."""
+    terms, _ = app.pro_rata_terms(cmd.programme)
+    round_ = app.claim_round(terms.name)
+    if cmd.outcome == "pass":
+        app.require_standing(terms, cmd.operator, ctx)
     round_.city_review(
         ctx, cmd.operator, (cmd.outcome == "pass"), cmd.approved_amount, cmd.assessment, cmd.reason
     )

@@ -418,3 +418,42 @@ def test_a_listing_recorded_after_the_city_review_excludes_that_operator_by_a_re
     payees = {e.payee for e in events if type(e).__qualname__ == "PaymentInstruction.Instructed"}  # type: ignore[attr-defined]
     assert payees == {operator(1), operator(3)}
     rejected("round-finalised", app.execute, day(3, 21), re_review)
+
+
+def test_an_operator_listed_after_its_pre_review_cannot_pass_the_city_review() -> None:
+    """QD-7: a listing recorded on 2024-02-20, between the pre-review (02-01) and the city
+    review (03-05), refuses the pass; the city records the failure and the operator gets 0."""
+    app = qingdao(operators=1)
+    app.execute(
+        day(1, 22),
+        SubmitOperatorClaim(
+            programme=QD, operator=operator(1), audit_report="audit", lines=[line(1, 4 * M)]
+        ),
+    )
+    app.execute(
+        day(2, 1),
+        DistrictPreReview(
+            programme=QD,
+            operator=operator(1),
+            outcome="pass",
+            green_threshold_met=True,
+            reason="ok",
+        ),
+    )
+    app.execute(
+        day(2, 20),
+        RecordCreditListing(
+            entity=operator(1),
+            reference="ENV-2",
+            kind="environmental-credit-blacklist",
+            source="青岛市生态环境局",
+            listed_from=date(2024, 2, 20),
+            listed_until=None,
+        ),
+    )
+    review = {"programme": QD, "operator": operator(1), "approved_amount": None}
+    passing = CityReview(**review, outcome="pass", assessment="panel", reason="verified")
+    rejected("credit-record-in-lookback", app.execute, day(3, 5), passing)
+    failing = CityReview(**review, outcome="fail", assessment="panel", reason="listed (QD-7)")
+    (reviewed,) = app.execute(day(3, 5), failing)
+    assert reviewed.approved_eligible == 0  # type: ignore[attr-defined]
