@@ -84,6 +84,7 @@ class Voucher(LedgerAggregate):
 
         def apply(self, aggregate: Voucher) -> None:
             aggregate.remaining = aggregate.remaining - self.amount
+            aggregate.payment_reference = self.payment_reference
 
     def __init__(
         self,
@@ -111,6 +112,7 @@ class Voucher(LedgerAggregate):
         self.cancelled_value = ZERO
         self.lapsed = ZERO
         self.clawed_back = ZERO
+        self.payment_reference: str | None = None  # a grant voucher's payment to its holder
 
     @property
     def deducted(self) -> Decimal:
@@ -307,6 +309,7 @@ class Redemption(LedgerAggregate):
 
         def apply(self, aggregate: Redemption) -> None:
             aggregate.reimbursed = True
+            aggregate.payment_reference = self.payment_reference
 
     def __init__(
         self,
@@ -331,6 +334,7 @@ class Redemption(LedgerAggregate):
         self.deduction = deduction
         self.claimed = False
         self.reimbursed = False
+        self.payment_reference: str | None = None
 
     @staticmethod
     def id_for(supplier: str, invoice_number: str) -> UUID:

@@ -169,6 +169,9 @@ def claim_reimbursement(app: VoucherLedger, ctx: Context, cmd: ClaimReimbursemen
     voucher = app.voucher(redemption.voucher)
     terms = app.programme_terms(redemption.programme)
     app.require_standing(terms, cmd.supplier, ctx)
+    if terms.policy.value("suppliers.affiliated_parties_excluded"):
+        # CD-1, CD-3: an affiliation recorded since the redemption refuses the claim.
+        app.supplier(cmd.supplier).require_not_affiliated_with(redemption.holder)
     instrument = terms.policy.instrument(voucher.instrument)
     redemption.claim(ctx, cmd.evidence, instrument)
     return app.commit(redemption)
@@ -200,6 +203,9 @@ def reimburse(app: VoucherLedger, ctx: Context, cmd: Reimburse) -> Events:
     terms = app.programme_terms(redemption.programme)
     instrument = terms.policy.instrument(voucher.instrument)
     supplier = app.supplier(cmd.supplier)
+    if terms.policy.value("suppliers.affiliated_parties_excluded"):
+        # CD-1, CD-3: and again before the money moves.
+        supplier.require_not_affiliated_with(redemption.holder)
     record = app.record_for_receiving(terms, supplier.credit_code, ctx)
     decision = f"reimbursement:{redemption.id}"
     purpose = f"{instrument.name}-voucher-reimbursement"
