@@ -16,10 +16,10 @@ from ledger.handlers.base import handles
 from ledger.handlers.examples import (
     SUPPLIER,
 )
+from ledger.money import ZERO
 from ledger.payment import PaymentInstruction
 from ledger.policy import ONE_OFF_AWARD, RANKED_TIER_GRANT, SUPPLIER_SUBSIDY
 from ledger.programme import Programme, SupplierList
-from ledger.money import ZERO
 from ledger.supplier_subsidy import (
     BillFacts,
     GreenAward,

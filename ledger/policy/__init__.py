@@ -464,14 +464,6 @@ _POLICY_PARAMS: dict[str, Any] = {
     "enforcement.credit_lookback_years": lambda p, w: _int(p, w, minimum=0),
     "enforcement.disqualifying_records": lambda p, w: _strings(p, w, CREDIT_RECORD_KINDS),
 }
-# Policy parameters a file may leave out (a policy that does not name them does not apply the
-# rule; CD-14's conversion is then refused).
-_OPTIONAL_POLICY_PARAMS: dict[str, Any] = {
-    # CD-3 (ADR 0012): the registration categories (credit code characters 1–2) of legal persons.
-    "applicants.legal_person_categories": lambda p, w: _categories(p, w),
-    "suppliers.legal_person_categories": lambda p, w: _categories(p, w),
-    "validity.tax_inclusive_input": lambda p, w: _choice(p, w, TAX_INCLUSIVE_INPUT),
-}
 
 
 def _categories(p: Param, path: str) -> Param:
@@ -480,6 +472,16 @@ def _categories(p: Param, path: str) -> Param:
         if len(v) != 2 or not v.isalnum():
             raise PolicyFileError(f"{path}: {v!r} is not a two-character registration category")
     return checked
+
+
+# Policy parameters a file may leave out (a policy that does not name them does not apply the
+# rule; CD-14's conversion is then refused).
+_OPTIONAL_POLICY_PARAMS: dict[str, Any] = {
+    # CD-3 (ADR 0012): the registration categories (credit code characters 1–2) of legal persons.
+    "applicants.legal_person_categories": _categories,
+    "suppliers.legal_person_categories": _categories,
+    "validity.tax_inclusive_input": lambda p, w: _choice(p, w, TAX_INCLUSIVE_INPUT),
+}
 
 
 def _check_tiers_fit(inst: Instrument) -> None:
