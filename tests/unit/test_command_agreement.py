@@ -344,7 +344,12 @@ OPTIONAL: dict[str, dict[str, Any]] = {
     "raise-objection": {"round": "R1"},
     "reconcile": {"window_days": 20, "missing_after_days": 45},
     "record-credit-listing": {"listed_until": "2025-12-31"},
-    "redeem": {"deduction": "4000.00"},
+    "redeem": {
+        "deduction": "4000.00",
+        "tax": "480.00",
+        "bill_amount_incl_tax": "8480.00",
+        "tax_rate": "0.06",
+    },
     "register-applicant": {"bank_account": "6222 0244 0200 7654 321"},
     "resolve-objection": {"round": "R1"},
 }
