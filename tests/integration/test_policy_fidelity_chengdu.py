@@ -89,9 +89,9 @@ def test_item1_supplier_subsidy_counts_paid_out_supported_business_once(ledger: 
         if type(e).__qualname__ == "SupplierYear.SubsidyGranted"
     ]
     assert grants == [Decimal("4000.00"), Decimal("0.00")]
-    business = ledger.app.repository.get(SupplierYear.id_for("chengdu", code, 2025))
+    business: SupplierYear = ledger.app.repository.get(SupplierYear.id_for("chengdu", code, 2025))
     assert business.counted == {"BIG": "R1 of CD-2026"}
-    year = ledger.app.repository.get(SupplierYear.id_for("chengdu", code, 2026))
+    year: SupplierYear = ledger.app.repository.get(SupplierYear.id_for("chengdu", code, 2026))
     assert (year.granted, year.granted_base) == (Decimal("4000.00"), Decimal("20000.00"))
 
 
