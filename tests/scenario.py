@@ -158,3 +158,23 @@ def pay_out(app: VoucherLedger, events: Events, ctx: Context, actor: str = "wang
                 value_date=ctx.at.date(),
             ),
         )
+
+
+def listed_the_year_before(app: VoucherLedger, suppliers: int, year: int = YEAR - 1) -> None:
+    """Programme ``year`` opened and suppliers 0… (as :class:`World` registers them) on both its
+    half-year lists: the year of the spend the next year's special vouchers rest on (CD-2, CD-5,
+    ADR 0010)."""
+    codes = [supplier_code(i) for i in range(suppliers)]
+    app.execute(at(1, 2, year), OpenProgramme(policy="chengdu", year=year))
+    for i, code in enumerate(codes):
+        app.execute(
+            at(1, 2, year),
+            RegisterSupplier(
+                credit_code=code, name=f"智算中心{i}", kind="data-centre", city="Chengdu"
+            ),
+        )
+    for half in ("H1", "H2"):
+        app.execute(
+            at(1, 3, year),
+            PublishSupplierList(programme=f"CD-{year}", period=f"{year}{half}", suppliers=codes),
+        )

@@ -40,9 +40,9 @@ from tests.scenario import (
     at,
     event_names,
     in_memory_ledger,
+    listed_the_year_before,
     pay_out,
     rejected,
-    supplier_code,
 )
 
 M = Decimal(1_000_000)
@@ -55,20 +55,7 @@ def year_with_special_holders(spends: list[Decimal], suppliers: int = 3) -> Worl
     special vouchers finalised for applicants 0… with these 2024 spends, and paid out (兑付);
     2026 opened."""
     app = in_memory_ledger()
-    listed = [supplier_code(i) for i in range(suppliers)]
-    app.execute(at(1, 2, 2024), OpenProgramme(policy="chengdu", year=2024))
-    for i, code in enumerate(listed):
-        app.execute(
-            at(1, 2, 2024),
-            RegisterSupplier(
-                credit_code=code, name=f"智算中心{i}", kind="data-centre", city="Chengdu"
-            ),
-        )
-    for half in ("H1", "H2"):
-        app.execute(
-            at(1, 3, 2024),
-            PublishSupplierList(programme="CD-2024", period=f"2024{half}", suppliers=listed),
-        )
+    listed_the_year_before(app, suppliers)
     world = World(app, applicants=len(spends) + 2, suppliers=suppliers)
     for n, spend in enumerate(spends):
         world.app.execute(
