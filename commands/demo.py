@@ -586,6 +586,30 @@ def next_year_supplier_round(store: ReadModelStore, site: Site = DEMO) -> list[d
             "at": _at(date(site.year + 1, 2, 1)),
         },
     ]
+    # ---- issue 16, item 1: the special vouchers of the base year rest on the holders' spend
+    # of the year before (CD-5 上年度算力支出), so a supplier's special business counts only if
+    # it was on that year's list (CD-2, ADR 0010): the bureau's lists of that year, entered from
+    # its archive. (Supplier no. 6, barred since, is not entered.)
+    earlier = site.year - 1
+    commands.append(
+        {
+            "command": "open-programme",
+            "policy": site.policy,
+            "year": earlier,
+            "at": _at(date(site.year + 1, 2, 2)),
+        }
+    )
+    for half in ("H1", "H2"):
+        commands.append(
+            {
+                "command": "publish-supplier-list",
+                "programme": f"{site.code}-{earlier}",
+                "period": f"{earlier}{half}",
+                "suppliers": [c for n, c in enumerate(suppliers) if n != FRAUD_SUPPLIER],
+                "at": _at(date(site.year + 1, 2, 2), 1),
+            }
+        )
+    # ---- end of issue 16's section ------------------------------------------------------------
     for n, code in enumerate(suppliers):
         commands.append(
             {
