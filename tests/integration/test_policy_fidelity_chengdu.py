@@ -20,6 +20,7 @@ from ledger.handlers.registration import (
     RecordAffiliation,
     RegisterApplicant,
 )
+from ledger.handlers.special import ApplySpecial
 from ledger.handlers.supplier_side import (
     ApplySupplierSubsidy,
     CertifyGreenDataCentre,
@@ -209,3 +210,31 @@ def test_item9_a_tax_inclusive_total_alone_is_refused(ledger: Ledger) -> None:
         Decimal("480.00"),
         Decimal("4000.00"),
     )
+
+
+def test_item9_special_spend_is_taken_without_tax(ledger: Ledger) -> None:
+    """The tiers' 「上年度算力支出总额不小于1000万元」 are of the spend without tax: a
+    tax-inclusive total alone is refused."""
+    world = World(ledger.app, applicants=1, suppliers=0)
+    rejected(
+        "tax-inclusive-amount-refused",
+        world.app.execute,
+        at(3, 1),
+        ApplySpecial(
+            programme=PROGRAMME,
+            applicant=world.applicants[0],
+            prior_year_spend_incl_tax=Decimal("10600000.00"),
+            tax_rate=Decimal("0.06"),
+            evidence=EVIDENCE,
+        ),
+    )
+    events = world.app.execute(
+        at(3, 1),
+        ApplySpecial(
+            programme=PROGRAMME,
+            applicant=world.applicants[0],
+            prior_year_spend=Decimal("10000000.00"),
+            evidence=EVIDENCE,
+        ),
+    )
+    assert events[-1].spend == Decimal("10000000.00")  # type: ignore[attr-defined]

@@ -335,7 +335,11 @@ def _through_the_cli(
 # Values for the optional fields the examples leave out, so that the round trip below passes
 # every declared field through both ways in at least once.
 OPTIONAL: dict[str, dict[str, Any]] = {
-    "apply-special": {"submitted_at": "2025-03-04T16:30:00+08:00"},
+    "apply-special": {
+        "submitted_at": "2025-03-04T16:30:00+08:00",
+        "prior_year_spend_incl_tax": "13250000.00",
+        "tax_rate": "0.06",
+    },
     "apply-supplier-subsidy": {"special_holder_spend": {"91510100MA6BXQ5N2A": "12500000.00"}},
     "city-review": {"approved_amount": "1000000.00"},
     "demand-clawback": {"vouchers": ["CD-2025-INC-0001", "CD-2025-INC-0002"]},
