@@ -177,6 +177,23 @@ def test_item4_renting_from_oneself_and_a_later_affiliation_are_refused(ledger: 
         at(4, 1),
         ClaimReimbursement(supplier=world.suppliers[1], invoice_number="LATER", evidence=EVIDENCE),
     )
+    # Claimed at a third supplier, which is found affiliated before the money moves: the
+    # reimbursement is refused too.
+    world.redeem(voucher, invoice="CLAIMED", supplier=0, service=date(2025, 3, 11))
+    world.app.execute(
+        at(4, 2),
+        ClaimReimbursement(supplier=supplier, invoice_number="CLAIMED", evidence=EVIDENCE),
+    )
+    world.app.execute(
+        at(4, 3),
+        RecordAffiliation(applicant=world.applicants[0], supplier=supplier, evidence="registry"),
+    )
+    rejected(
+        "affiliated-parties",
+        world.app.execute,
+        at(4, 4),
+        Reimburse(supplier=supplier, invoice_number="CLAIMED"),
+    )
 
 
 def test_item9_a_tax_inclusive_total_alone_is_refused(ledger: Ledger) -> None:
