@@ -26,6 +26,7 @@ from commands.wiring import Ledger, open_ledger
 from ledger.clock import PROGRAMME_TZ
 from ledger.ids import make_credit_code
 from ledger.money import FEN
+from ledger.supplier_subsidy import SupplierSubsidyRound
 from projections import reports
 from projections.store import ReadModelStore
 
@@ -585,6 +586,30 @@ def next_year_supplier_round(store: ReadModelStore, site: Site = DEMO) -> list[d
             "at": _at(date(site.year + 1, 2, 1)),
         },
     ]
+    # ---- issue 16, item 1: the special vouchers of the base year rest on the holders' spend
+    # of the year before (CD-5 上年度算力支出), so a supplier's special business counts only if
+    # it was on that year's list (CD-2, ADR 0010): the bureau's lists of that year, entered from
+    # its archive. (Supplier no. 6, barred since, is not entered.)
+    earlier = site.year - 1
+    commands.append(
+        {
+            "command": "open-programme",
+            "policy": site.policy,
+            "year": earlier,
+            "at": _at(date(site.year + 1, 2, 2)),
+        }
+    )
+    for half in ("H1", "H2"):
+        commands.append(
+            {
+                "command": "publish-supplier-list",
+                "programme": f"{site.code}-{earlier}",
+                "period": f"{earlier}{half}",
+                "suppliers": [c for n, c in enumerate(suppliers) if n != FRAUD_SUPPLIER],
+                "at": _at(date(site.year + 1, 2, 2), 1),
+            }
+        )
+    # ---- end of issue 16's section ------------------------------------------------------------
     for n, code in enumerate(suppliers):
         commands.append(
             {
@@ -605,6 +630,37 @@ def next_year_supplier_round(store: ReadModelStore, site: Site = DEMO) -> list[d
             "at": _at(date(site.year + 1, 3, 2)),
         },
         {"command": "finalise-supplier-subsidy", **r1, "at": _at(date(site.year + 1, 3, 10))},
+    ]
+    # ---- issue 16, items 1 and 2 (CD-6/CD-10, CD-7 with §六(一)) ----------------------------
+    # Item 1: a second round the same year counts supplier no. 1's business not again.
+    # Item 2: the green award needs a listed supplier and a newly approved certification: a
+    # 2016 certification is refused, this year's is awarded.
+    r2 = {"programme": nxt, "round": "R2"}
+    commands += [
+        {
+            "command": "apply-supplier-subsidy",
+            **r2,
+            "supplier": suppliers[0],
+            "at": _at(date(site.year + 1, 3, 11)),
+        },
+        {
+            "command": "publish-supplier-list",
+            "programme": nxt,
+            "period": f"{site.year + 1}H1",
+            "suppliers": [code for n, code in enumerate(suppliers) if n != FRAUD_SUPPLIER],
+            "at": _at(date(site.year + 1, 3, 12)),
+        },
+        {
+            "command": "certify-green-data-centre",
+            "programme": nxt,
+            "supplier": suppliers[2],
+            "certification_date": "2016-06-01",
+            "reference": "工信部 国家绿色数据中心 2016-3",
+            "at": _at(date(site.year + 1, 3, 16)),
+        },
+    ]
+    # ---- end of issue 16's section ------------------------------------------------------------
+    commands += [
         {
             "command": "certify-green-data-centre",
             "programme": nxt,
@@ -661,6 +717,31 @@ def play_year(
     return before + middle + after + following, results
 
 
+def _policy_fidelity(
+    ledger: Ledger, commands: list[dict[str, Any]], results: list[dict[str, Any]], out: TextIO
+) -> None:
+    """Issue 16, items 1 and 2: what the supplier-subsidy base counted and excluded, and why
+    (CD-6, CD-10); the green award's outcomes (CD-7, §六(一))."""
+    counted = Decimal("0.00")
+    excluded: dict[str, Decimal] = {}
+    for event in ledger.app.events_of(SupplierSubsidyRound.ApplicationReceived):
+        counted += event.inclusive_base + event.special_base
+        for line in event.excluded:
+            reason = str(line["reason"]).split(":")[0].split(" (")[0]
+            excluded[reason] = excluded.get(reason, Decimal("0.00")) + Decimal(line["amount"])
+    out.write("\nPolicy fidelity (issue 16, items 1 and 2):\n")
+    out.write(f"  supplier-subsidy base counted (CD-6, CD-10): {counted}\n")
+    for reason, amount in sorted(excluded.items()):
+        out.write(f"  excluded — {reason:<52} {amount:>16}\n")
+    for command, result in zip(commands, results, strict=True):
+        if command["command"] in ("certify-green-data-centre", "apply-supplier-subsidy") and (
+            command.get("round") == "R2" or command["command"] == "certify-green-data-centre"
+        ):
+            outcome = "accepted" if result["ok"] else result["error"]
+            subject = command.get("certification_date") or command.get("round")
+            out.write(f"  {command['command']:<27} {subject:<11} {outcome}\n")
+
+
 def run_demo(db: Path, out: TextIO) -> int:
     for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         stale.unlink(missing_ok=True)
@@ -705,6 +786,7 @@ def run_demo(db: Path, out: TextIO) -> int:
         ):
             out.write("\n")
             r.render_table(report, out, limit=limit)
+        _policy_fidelity(ledger, commands, results, out)
     finally:
         ledger.close()
     out.write(

@@ -126,12 +126,19 @@ class Supplier(RegisteredEntity):
         )
         return True
 
+    def is_affiliated_with(self, holder: str) -> bool:
+        """CD-1 「租用非关联方提供的算力服务」, CD-3 「算力供给方和需求方无关联关系」: a recorded
+        affiliation, or the holder being the supplier itself — renting from oneself is the
+        plainest affiliation."""
+        return holder == self.credit_code or holder in self.affiliated
+
     def require_not_affiliated_with(self, holder: str) -> None:
-        """CD-3: supplier and applicant must not be affiliated."""
-        if holder in self.affiliated:
+        """CD-1, CD-3: supplier and applicant must not be affiliated, nor the same entity."""
+        if self.is_affiliated_with(holder):
+            how = "is the holder itself" if holder == self.credit_code else "is affiliated with"
             raise Rejected(
                 "affiliated-parties",
-                f"supplier {self.credit_code} is affiliated with holder {holder} (CD-3)",
+                f"supplier {self.credit_code} {how} holder {holder} (CD-1, CD-3)",
                 supplier=self.credit_code,
                 holder=holder,
             )

@@ -132,6 +132,11 @@ RejectionCode = Literal[
     "late-entry-needs-reason",
     "concurrency-conflict",
     "approver-is-instructor",
+    # policy fidelity (issue 16: CD-3, CD-7, CD-14)
+    "not-a-legal-person",
+    "not-newly-approved",
+    "certification-in-future",
+    "tax-inclusive-amount-refused",
 ]
 # Every code. (A Literal of Literals is flattened, also by ``typing.get_args``.)
 ErrorCode = Literal[InputErrorCode, RejectionCode]
@@ -332,6 +337,20 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
     "approver-is-instructor": (
         "A payment instruction must be approved by a finance user other than the person whose "
         "command instructed it (four eyes)."
+    ),
+    # policy fidelity (issue 16)
+    "not-a-legal-person": (
+        "The credit code's registration category (characters 1–2) is not one of the policy's "
+        "legal-person categories, e.g. 92 个体工商户 (CD-3: 具备独立法人资格)."
+    ),
+    "not-newly-approved": (
+        "The green data-centre certification is older than the policy's window for "
+        '"newly approved", or dated before the policy\'s first year (CD-7: 新获批).'
+    ),
+    "certification-in-future": "The certification is dated after the award's business date.",
+    "tax-inclusive-amount-refused": (
+        "Only a tax-inclusive amount was given and the policy takes tax-exclusive amounts "
+        "without converting (CD-14: 金额不含税)."
     ),
 }
 

@@ -225,10 +225,15 @@ def explain_supplier_year(events: Sequence[Any]) -> str | None:
         total = sum((e.bill_amount for e in bills), start=Decimal("0.00"))
         parts.append(
             f"In {opened.year} {opened.supplier} served {len(bills)} inclusive-voucher bills "
-            f"worth {_cny(total)}: the inclusive part of its {opened.year + 1} subsidy base "
-            "(CD-6)."
+            f"worth {_cny(total)}: those paid out count towards its {opened.year + 1} subsidy "
+            "base, each for at most the part its voucher supported (CD-6, CD-10)."
         )
     for e in events:
+        if isinstance(e, SupplierYear.BusinessCounted):
+            parts.append(
+                f"Round {e.round} of {e.programme} counted {len(e.invoices)} of these bills "
+                "(no later round counts them again)."
+            )
         if isinstance(e, SupplierYear.SubsidyGranted):
             rate = Decimal(e.basis["params"]["max_subsidy_rate"])
             capped = (

@@ -28,6 +28,16 @@ def amount(value: Any, name: str) -> Decimal:
     return parse_amount(value, field=name)
 
 
+def tax_rate(value: Any, name: str) -> Decimal:
+    """A VAT rate as a decimal fraction, e.g. 0.06: more than 0, less than 1, two places."""
+    rate = parse_amount(value, field=name)
+    if not Decimal(0) < rate < Decimal(1):
+        raise InvalidInput(
+            "invalid-value", f"{name}: a tax rate such as 0.06, not {rate}", field=name
+        )
+    return rate
+
+
 def date_(value: Any, name: str) -> Any:
     return parse_date(value, field=name)
 

@@ -32,6 +32,37 @@ def parse_programme_name(value: object, *, field: str = "programme") -> str:
     )
 
 
+# Registration categories (GB 32100-2015, characters 1–2 of a credit code) named in refusals.
+REGISTRATION_CATEGORIES = {
+    "11": "机关 organ",
+    "12": "事业单位 public institution",
+    "51": "社会团体 social organisation",
+    "52": "民办非企业单位 private non-enterprise unit",
+    "53": "基金会 foundation",
+    "91": "企业 enterprise",
+    "92": "个体工商户 individual business",
+    "93": "农民专业合作社 farmers' cooperative",
+}
+
+
+def require_legal_person(credit_code: str, categories: list[str] | None) -> None:
+    """CD-3 「申领主体具备独立法人资格」: the credit code's registration category (characters
+    1–2) must be one of the policy's legal-person ``categories`` (None: the policy has no such
+    rule). An individual business, category 92, is not a legal person."""
+    if categories is None:
+        return
+    category = credit_code[:2]
+    if category not in categories:
+        name = REGISTRATION_CATEGORIES.get(category, "unlisted category")
+        raise Rejected(
+            "not-a-legal-person",
+            f"{credit_code} is registered in category {category} ({name}), not a legal person "
+            f"the policy accepts ({', '.join(categories)}) (CD-3: 具备独立法人资格)",
+            credit_code=credit_code,
+            category=category,
+        )
+
+
 class Programme(LedgerAggregate):
     """Policy ``policy_id`` in calendar ``year``. The parameters are snapshotted at opening."""
 
@@ -126,6 +157,9 @@ class Programme(LedgerAggregate):
     def _require_eligible(
         self, entity: Applicant | Supplier, section: str, code: RejectionCode
     ) -> None:
+        require_legal_person(
+            entity.credit_code, self.policy.get(f"{section}.legal_person_categories")
+        )
         cities = self.policy.value(f"{section}.cities")
         kinds = self.policy.value(f"{section}.kinds")
         if entity.city not in cities or entity.kind not in kinds:

@@ -18,10 +18,10 @@ recorded (免申即享), once per supplier ever: its id is the supplier's.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +30,7 @@ from ledger.aggregate import LedgerAggregate, Value
 from ledger.errors import Rejected
 from ledger.events import Context, LedgerCreated, LedgerEvent
 from ledger.ids import stable_id
-from ledger.money import ZERO, share_of
+from ledger.money import FEN, ZERO, share_of
 from ledger.policy import Instrument
 
 
@@ -52,6 +52,18 @@ class SupplierYear(LedgerAggregate):
         def apply(self, aggregate: SupplierYear) -> None:
             aggregate.bills[self.invoice_number] = (self.holder, self.bill_amount)
 
+    class BusinessCounted(LedgerEvent):
+        """The year's inclusive bills a subsidy round counted (CD-6: business counts once,
+        however many rounds the following year runs)."""
+
+        programme: str
+        round: str
+        invoices: list[str]
+
+        def apply(self, aggregate: SupplierYear) -> None:
+            for invoice in self.invoices:
+                aggregate.counted[invoice] = f"{self.round} of {self.programme}"
+
     class SubsidyGranted(LedgerEvent):
         programme: str
         round: str
@@ -66,13 +78,16 @@ class SupplierYear(LedgerAggregate):
 
         def apply(self, aggregate: SupplierYear) -> None:
             aggregate.granted += self.granted
+            aggregate.granted_base += self.base
 
     def __init__(self, policy: str, supplier: str, year: int) -> None:
         self.policy = policy
         self.supplier = supplier
         self.year = year
         self.bills: dict[str, tuple[str, Decimal]] = {}
+        self.counted: dict[str, str] = {}  # invoice → the round that counted it
         self.granted = ZERO
+        self.granted_base = ZERO  # the bases of the year's grants, all rounds
 
     @staticmethod
     def id_for(policy: str, supplier: str, year: int) -> UUID:
@@ -108,8 +123,28 @@ class SupplierYear(LedgerAggregate):
             **ctx.fields(),
         )
 
+    def count_business(
+        self, ctx: Context, programme: str, round_name: str, invoices: Collection[str]
+    ) -> None:
+        """CD-6: these bills of the year are counted by ``round_name``; no later round counts
+        them again."""
+        if invoices:
+            self.trigger_event(
+                self.BusinessCounted,
+                programme=programme,
+                round=round_name,
+                invoices=sorted(invoices),
+                **ctx.fields(),
+            )
+
     def headroom(self, cap: Decimal) -> Decimal:
         return max(ZERO, cap - self.granted)
+
+    def rate_on_further(self, base: Decimal, rate: Decimal) -> Decimal:
+        """CD-6: the 20% is of the year's business across all rounds — what ``base`` more
+        adds to ``rate`` of the bases already granted on, so the fen rounding is the year's,
+        not each round's."""
+        return share_of(self.granted_base + base, rate) - share_of(self.granted_base, rate)
 
     def grant(
         self,
@@ -120,9 +155,11 @@ class SupplierYear(LedgerAggregate):
         line: PlanLine,
         payment_reference: str,
     ) -> Decimal:
-        """CD-6: at most the cap per supplier per year, whatever was planned."""
+        """CD-6: at most the 20% of the year's business across rounds, at most the cap per
+        supplier per year, whatever was planned."""
         cap: Decimal = instrument.value("cap_per_supplier_per_year")
-        granted = min(line.planned, self.headroom(cap))
+        rate: Decimal = instrument.value("max_subsidy_rate")
+        granted = min(line.planned, self.rate_on_further(line.base, rate), self.headroom(cap))
         self.trigger_event(
             self.SubsidyGranted,
             programme=programme,
@@ -141,12 +178,58 @@ class SupplierYear(LedgerAggregate):
 
 
 @dataclass(frozen=True)
+class BillFacts(Value):
+    """What the ledger knows of one inclusive-voucher bill a supplier served in the base year."""
+
+    invoice: str
+    holder: str
+    bill: Decimal
+    deduction: Decimal
+    rate: Decimal  # the voucher's max_deduction_rate
+    paid_out: bool  # reimbursed, and the bank paid the reimbursement (兑付)
+    clawed_back: bool  # money of the voucher or of the reimbursement demanded back (CD-11)
+    counted_in: str | None = None  # the round that counted it already
+
+
+@dataclass(frozen=True)
+class SpecialFacts(Value):
+    """A special-voucher holder's spend a supplier claims to have served, and what the ledger
+    knows of the holder's special voucher of the base programme (``voucher`` None: it holds
+    none)."""
+
+    holder: str
+    claimed: Decimal
+    voucher: str | None = None
+    amount: Decimal = ZERO  # the special voucher's amount
+    rate: Decimal = Decimal(1)  # its max_subsidy_rate
+    spend: Decimal = ZERO  # the spend the holder evidenced
+    paid_out: bool = False  # the voucher paid to the holder, the bank's payment settled
+    clawed_back: bool = False
+    counted: Decimal = ZERO  # of its supported part, counted already for any supplier
+
+
+def supported_part(
+    counted_rule: str, whole: Decimal, voucher_money: Decimal, rate: Decimal
+) -> Decimal:
+    """CD-6 (policy parameter ``business_counted``): what of a bill or spend of ``whole``
+    counts, the voucher having paid ``voucher_money`` at most ``rate`` of it. "supported-part":
+    the part the voucher supported, ``voucher_money ÷ rate`` to the fen (rounded down), never
+    more than ``whole``; "deduction": the voucher's money; "whole-bill": all of it."""
+    if counted_rule == "whole-bill":
+        return whole
+    if counted_rule == "deduction":
+        return min(voucher_money, whole)
+    return min(whole, (voucher_money / rate).quantize(FEN, rounding=ROUND_DOWN))
+
+
+@dataclass(frozen=True)
 class SubsidyBase:
     """What of a supplier's year Y-1 business counts towards its subsidy base, and what is
-    excluded, with the reason (CD-2, CD-3, CD-6, CD-10)."""
+    excluded, with the reason (CD-1, CD-2, CD-3, CD-6, CD-10, CD-11)."""
 
-    bills: dict[str, Decimal] = field(default_factory=dict)  # invoice → bill counted
+    bills: dict[str, Decimal] = field(default_factory=dict)  # invoice → part of bill counted
     special: dict[str, Decimal] = field(default_factory=dict)  # holder → spend counted
+    claimed: dict[str, Decimal] = field(default_factory=dict)  # holder → spend claimed
     excluded: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -155,50 +238,93 @@ class SubsidyBase:
         return len(self.bills), sum(self.bills.values(), start=ZERO)
 
 
+def _not_paid_out(paid_out: bool, clawed_back: bool, what: str) -> str | None:
+    if clawed_back:
+        return f"clawed back: {what} money was demanded back (CD-11)"
+    if not paid_out:
+        return f"not paid out (兑付): {what} payment has not been settled (CD-10)"
+    return None
+
+
 def subsidy_base(
     *,
+    supplier: str,
     base_programme: str,
-    base_year: int,
-    bills: Mapping[str, tuple[str, Decimal]],
-    special_holder_spend: Mapping[str, Decimal],
+    spend_year: int,
+    bills: Sequence[BillFacts],
+    special: Sequence[SpecialFacts],
     affiliated: Collection[str],
-    listed: bool,
-    special_holders: Collection[str],
+    listed_in_spend_year: bool,
+    counted_rule: str,
 ) -> SubsidyBase:
-    """CD-6, CD-10: a supplier's base is year Y-1's voucher business it served — each
-    inclusive-voucher bill (``bills``: invoice → holder, amount), and each special-voucher
-    holder's spend it claims to have served. Excluded, with the reason:
+    """CD-6 「每年根据上一年度支持"普惠算力券"和"特惠算力券"使用情况…补贴不超过20%的算力服务
+    费用」, CD-10 「根据"普惠算力券"和"特惠算力券"兑付情况」: a supplier's base is the voucher
+    business of ``base_programme`` it served that was paid out, each bill counted at most for
+    the part the voucher supported (``counted_rule``), and each counted once.
 
-    * a bill or spend of a holder affiliated with the supplier — ``affiliated-parties``
-      (CD-3: supplier and applicant not affiliated);
-    * special spend when the supplier was on none of year Y-1's lists — ``supplier-not-listed``
-      (CD-2: not on the list at the time of service → no support); inclusive bills were
-      checked against the list when they were redeemed;
-    * spend of a unit that holds no special voucher of ``base_programme`` (CD-10: the plan
-      comes from the voucher business paid out).
-
-    Listing is checked first, then holding, then affiliation; bills in invoice order and
-    holders in credit-code order."""
+    Inclusive bills (``bills``, in invoice order) are excluded, with the reason, when the
+    holder is the supplier itself or affiliated with it (CD-1, CD-3); when clawed back (CD-11)
+    or not paid out — reimbursed and the bank's payment settled (CD-10); when counted in an
+    earlier round. Special spend (``special``, in holder order) is excluded when the supplier
+    was on none of the lists of ``spend_year`` — the year of the spend the holder evidenced
+    (CD-2); when the unit holds no special voucher of ``base_programme``; self-dealt or
+    affiliated; clawed back or not paid out. What a bill or spend has beyond the part the
+    voucher supported is excluded too, with its amount."""
     result = SubsidyBase()
-    for invoice, (holder, bill) in sorted(bills.items()):
+
+    def exclude(key: str, name: str, amount: Decimal, reason: str) -> None:
+        result.excluded.append({key: name, "amount": amount, "reason": reason})
+
+    def affiliation(holder: str) -> str | None:
+        if holder == supplier:
+            return "affiliated-parties: the holder is the supplier itself (CD-1, CD-3)"
         if holder in affiliated:
-            result.excluded.append(
-                {"invoice": invoice, "amount": bill, "reason": "affiliated-parties (CD-3)"}
-            )
-        else:
-            result.bills[invoice] = bill
-    for holder, amount in sorted(special_holder_spend.items()):
-        reason = None
-        if not listed:
-            reason = f"supplier-not-listed in {base_year} (CD-2)"
-        elif holder not in special_holders:
-            reason = f"not a special-voucher holder of {base_programme}"
-        elif holder in affiliated:
-            reason = "affiliated-parties (CD-3)"
+            return "affiliated-parties (CD-3)"
+        return None
+
+    for bill in sorted(bills, key=lambda b: b.invoice):
+        reason = (
+            affiliation(bill.holder)
+            or _not_paid_out(bill.paid_out, bill.clawed_back, "the reimbursement's")
+            or (f"counted in round {bill.counted_in} already" if bill.counted_in else None)
+        )
         if reason:
-            result.excluded.append({"holder": holder, "amount": amount, "reason": reason})
+            exclude("invoice", bill.invoice, bill.bill, reason)
+            continue
+        part = supported_part(counted_rule, bill.bill, bill.deduction, bill.rate)
+        result.bills[bill.invoice] = part
+        if part < bill.bill:
+            exclude(
+                "invoice",
+                bill.invoice,
+                bill.bill - part,
+                f"beyond the part the voucher supported: {part} of {bill.bill} (CD-6)",
+            )
+    for line in sorted(special, key=lambda s: s.holder):
+        reason = None
+        if not listed_in_spend_year:
+            reason = f"supplier-not-listed in {spend_year} (CD-2)"
+        elif line.voucher is None:
+            reason = f"not a special-voucher holder of {base_programme}"
         else:
-            result.special[holder] = amount
+            reason = affiliation(line.holder) or _not_paid_out(
+                line.paid_out, line.clawed_back, "the special voucher's"
+            )
+        if reason:
+            exclude("holder", line.holder, line.claimed, reason)
+            continue
+        supported = supported_part(counted_rule, line.spend, line.amount, line.rate)
+        counted = min(line.claimed, max(ZERO, supported - line.counted))
+        result.claimed[line.holder] = line.claimed
+        result.special[line.holder] = counted
+        if counted < line.claimed:
+            exclude(
+                "holder",
+                line.holder,
+                line.claimed - counted,
+                f"beyond the part the voucher supported: {supported} of the holder's "
+                f"{line.spend}, {line.counted} counted before (CD-6)",
+            )
     return result
 
 
@@ -212,18 +338,31 @@ class SpecialSpendAttribution(LedgerAggregate):
         spend: Decimal
 
     class Attributed(LedgerEvent):
+        """``amount`` of the holder's spend claimed by ``supplier``, ``counted`` of it towards
+        its base (CD-6: at most the part the special voucher supported, across suppliers)."""
+
         supplier: str
         round: str
         amount: Decimal
+        counted: Decimal
+
+        # Version 1 counted all it attributed.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["counted"] = state["amount"]
 
         def apply(self, aggregate: SpecialSpendAttribution) -> None:
             aggregate.attributed += self.amount
+            aggregate.counted += self.counted
 
     def __init__(self, programme: str, holder: str, spend: Decimal) -> None:
         self.programme = programme
         self.holder = holder
         self.spend = spend
         self.attributed = ZERO
+        self.counted = ZERO
 
     @staticmethod
     def id_for(programme: str, holder: str) -> UUID:
@@ -242,7 +381,9 @@ class SpecialSpendAttribution(LedgerAggregate):
             **ctx.fields(),
         )
 
-    def attribute(self, ctx: Context, supplier: str, round_name: str, amount: Decimal) -> None:
+    def attribute(
+        self, ctx: Context, supplier: str, round_name: str, amount: Decimal, counted: Decimal
+    ) -> None:
         if amount > self.spend - self.attributed:
             raise Rejected(
                 "exceeds-evidenced-spend",
@@ -250,7 +391,12 @@ class SpecialSpendAttribution(LedgerAggregate):
                 f"{self.attributed} is attributed already, so {amount} more is too much (CD-6)",
             )
         self.trigger_event(
-            self.Attributed, supplier=supplier, round=round_name, amount=amount, **ctx.fields()
+            self.Attributed,
+            supplier=supplier,
+            round=round_name,
+            amount=amount,
+            counted=counted,
+            **ctx.fields(),
         )
 
 
@@ -272,9 +418,12 @@ class PlanLine(Value):
         }
 
 
-def plan_line(supplier: str, base: Decimal, rate: Decimal, headroom: Decimal) -> PlanLine:
-    """CD-6: at most ``rate`` of the base, at most what the supplier's yearly cap has left."""
-    computed = share_of(base, rate)
+def plan_line(
+    supplier: str, base: Decimal, rate: Decimal, headroom: Decimal, granted_base: Decimal = ZERO
+) -> PlanLine:
+    """CD-6: at most ``rate`` of the base — of the year's business, the bases already granted
+    on (``granted_base``) included — at most what the supplier's yearly cap has left."""
+    computed = share_of(granted_base + base, rate) - share_of(granted_base, rate)
     planned = min(computed, headroom)
     return PlanLine(supplier, base, computed, planned, computed - planned)
 
@@ -405,12 +554,16 @@ class SupplierSubsidyRound(LedgerAggregate):
             special_base=sum(special.values(), start=ZERO),
             special_lines=special,
             excluded=excluded,
-            basis=instrument.basis("base_year_offset"),
+            basis=instrument.basis("base_year_offset", "business_counted"),
             **ctx.fields(),
         )
 
     def draw_plan(
-        self, ctx: Context, instrument: Instrument, headrooms: dict[str, Decimal]
+        self,
+        ctx: Context,
+        instrument: Instrument,
+        headrooms: dict[str, Decimal],
+        granted_bases: Mapping[str, Decimal] | None = None,
     ) -> None:
         self._require_open()
         if not self.bases:
@@ -418,7 +571,9 @@ class SupplierSubsidyRound(LedgerAggregate):
         notice.require_no_open_objection(self.open_objections, "CD-10")
         rate: Decimal = instrument.value("max_subsidy_rate")
         lines = [
-            plan_line(supplier, base, rate, headrooms[supplier])
+            plan_line(
+                supplier, base, rate, headrooms[supplier], (granted_bases or {}).get(supplier, ZERO)
+            )
             for supplier, base in sorted(self.bases.items())
         ]
         self.trigger_event(
@@ -536,6 +691,29 @@ class GreenAward(LedgerAggregate):
         if kind not in instrument.value("eligible_kinds"):
             raise Rejected("not-a-data-centre", f"{supplier} is a {kind}")
 
+    @staticmethod
+    def require_newly_approved(
+        instrument: Instrument, certified_on: date, award_day: date, first_year: int
+    ) -> None:
+        """CD-7 「对新获批的国家绿色数据中心一次性给予100万元」: "newly approved" is a window —
+        the certification is dated no later than the award (``award_day``), at most
+        ``newly_approved_within_days`` before it, and not before the policy's first year."""
+        if certified_on > award_day:
+            raise Rejected(
+                "certification-in-future",
+                f"the certification is dated {certified_on}, after the award's date {award_day}",
+            )
+        window = int(instrument.value("newly_approved_within_days"))
+        earliest = max(award_day - timedelta(days=window), date(first_year, 1, 1))
+        if certified_on < earliest:
+            raise Rejected(
+                "not-newly-approved",
+                f"a certification of {certified_on} is not newly approved on {award_day}: the "
+                f"window is {window} days and not before {first_year} "
+                f"({instrument.clause('newly_approved_within_days')}: 新获批)",
+                earliest=str(earliest),
+            )
+
     @classmethod
     def grant(
         cls,
@@ -556,6 +734,6 @@ class GreenAward(LedgerAggregate):
             certification_reference=reference,
             amount=instrument.value("amount"),
             payment_reference=payment_reference,
-            basis=instrument.basis("amount", "eligible_kinds"),
+            basis=instrument.basis("amount", "eligible_kinds", "newly_approved_within_days"),
             **ctx.fields(),
         )

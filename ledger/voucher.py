@@ -84,6 +84,7 @@ class Voucher(LedgerAggregate):
 
         def apply(self, aggregate: Voucher) -> None:
             aggregate.remaining = aggregate.remaining - self.amount
+            aggregate.payment_reference = self.payment_reference
 
     def __init__(
         self,
@@ -111,6 +112,7 @@ class Voucher(LedgerAggregate):
         self.cancelled_value = ZERO
         self.lapsed = ZERO
         self.clawed_back = ZERO
+        self.payment_reference: str | None = None  # a grant voucher's payment to its holder
 
     @property
     def deducted(self) -> Decimal:
@@ -292,6 +294,16 @@ class Redemption(LedgerAggregate):
         service_kind: str
         service_date: date
         deduction: Decimal
+        tax: Decimal | None  # the bill's tax where given (bill_amount excludes it, CD-14)
+        converted_at: Decimal | None  # the rate a tax-inclusive total was converted with
+
+        # Version 1 recorded no tax: its bills were entered tax-exclusive.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["tax"] = None
+            state["converted_at"] = None
 
     class ReimbursementClaimed(LedgerEvent):
         amount: Decimal
@@ -307,6 +319,7 @@ class Redemption(LedgerAggregate):
 
         def apply(self, aggregate: Redemption) -> None:
             aggregate.reimbursed = True
+            aggregate.payment_reference = self.payment_reference
 
     def __init__(
         self,
@@ -319,6 +332,8 @@ class Redemption(LedgerAggregate):
         service_kind: str,
         service_date: date,
         deduction: Decimal,
+        tax: Decimal | None = None,
+        converted_at: Decimal | None = None,
     ) -> None:
         self.voucher = voucher
         self.programme = programme
@@ -329,8 +344,11 @@ class Redemption(LedgerAggregate):
         self.service_kind = service_kind
         self.service_date = service_date
         self.deduction = deduction
+        self.tax = tax
+        self.converted_at = converted_at
         self.claimed = False
         self.reimbursed = False
+        self.payment_reference: str | None = None
 
     @staticmethod
     def id_for(supplier: str, invoice_number: str) -> UUID:
@@ -347,6 +365,9 @@ class Redemption(LedgerAggregate):
         service_kind: str,
         service_date: date,
         deduction: Decimal,
+        *,
+        tax: Decimal | None = None,
+        converted_at: Decimal | None = None,
     ) -> Redemption:
         return cls._create(
             cls.Recorded,
@@ -360,6 +381,8 @@ class Redemption(LedgerAggregate):
             service_kind=service_kind,
             service_date=service_date,
             deduction=deduction,
+            tax=tax,
+            converted_at=converted_at,
             **ctx.fields(),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from ledger.application import Events, VoucherLedger
 from ledger.clock import PROGRAMME_TZ, TimeRules
 from ledger.errors import Rejected
 from ledger.events import Context
+from ledger.handlers.finance import ApprovePayment, RecordSettlement
 from ledger.handlers.inclusive import ApplyInclusive, Redeem
 from ledger.handlers.registration import (
     OpenProgramme,
@@ -136,3 +138,43 @@ def in_memory_ledger(
 
 def next_day(ctx: Context) -> Context:
     return Context(ctx.at + timedelta(days=1), ctx.actor, ctx.command_id)
+
+
+def pay_out(app: VoucherLedger, events: Events, ctx: Context, actor: str = "wang.finance") -> None:
+    """Every payment instructed by ``events`` is approved by a second person (``actor``) and
+    settled by the bank on ``ctx``'s day: the money is paid out (兑付, CD-10)."""
+    finance = replace(ctx, actor=actor)
+    for event in events:
+        if type(event).__qualname__ != "PaymentInstruction.Instructed":
+            continue
+        reference = str(event.reference)  # type: ignore[attr-defined]
+        app.execute(finance, ApprovePayment(payment=reference, note="reviewed"))
+        app.execute(
+            finance,
+            RecordSettlement(
+                payment=reference,
+                amount=event.amount,  # type: ignore[attr-defined]
+                bank_reference=f"BANK-{reference}",
+                value_date=ctx.at.date(),
+            ),
+        )
+
+
+def listed_the_year_before(app: VoucherLedger, suppliers: int, year: int = YEAR - 1) -> None:
+    """Programme ``year`` opened and suppliers 0… (as :class:`World` registers them) on both its
+    half-year lists: the year of the spend the next year's special vouchers rest on (CD-2, CD-5,
+    ADR 0010)."""
+    codes = [supplier_code(i) for i in range(suppliers)]
+    app.execute(at(1, 2, year), OpenProgramme(policy="chengdu", year=year))
+    for i, code in enumerate(codes):
+        app.execute(
+            at(1, 2, year),
+            RegisterSupplier(
+                credit_code=code, name=f"智算中心{i}", kind="data-centre", city="Chengdu"
+            ),
+        )
+    for half in ("H1", "H2"):
+        app.execute(
+            at(1, 3, year),
+            PublishSupplierList(programme=f"CD-{year}", period=f"{year}{half}", suppliers=codes),
+        )

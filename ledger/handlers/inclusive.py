@@ -20,6 +20,7 @@ from ledger.policy import (
     KNOWN_SERVICES,
 )
 from ledger.programme import SupplierList
+from ledger.tax import tax_exclusive
 from ledger.vocabulary import Command, arg, command
 from ledger.voucher import Redemption, Voucher
 
@@ -80,7 +81,6 @@ class Redeem(Command):
 
     voucher: str = arg(p.text(40), "voucher number, e.g. CD-2025-INC-0001")
     supplier: str = arg(p.credit_code, "supplier's credit code")
-    bill_amount: Decimal = arg(p.amount, "bill for the service, tax excluded (CD-14)")
     invoice_number: str = arg(p.text(64), "supplier's invoice number")
     service_kind: str = arg(
         p.choice(*KNOWN_SERVICES), " / ".join(KNOWN_SERVICES) + ": what was rented (CD-1)"
@@ -89,18 +89,38 @@ class Redeem(Command):
     deduction: Decimal | None = arg(
         p.amount, "deduction asked for; default: the most allowed", default=None
     )
+    bill_amount: Decimal | None = arg(
+        p.amount, "bill for the service, tax excluded (CD-14: 金额)", default=None
+    )
+    tax: Decimal | None = arg(p.amount, "the bill's tax (税额), where given", default=None)
+    bill_amount_incl_tax: Decimal | None = arg(
+        p.amount,
+        "the bill with tax (价税合计), when that is all there is: refused or converted with "
+        "tax_rate as the policy says (CD-14)",
+        default=None,
+    )
+    tax_rate: Decimal | None = arg(
+        p.tax_rate, "the invoice's tax rate, e.g. 0.06, to convert with", default=None
+    )
 
 
 @handles(Redeem)
 def redeem(app: VoucherLedger, ctx: Context, cmd: Redeem) -> Events:
+    """CD-4, CD-8 on the tax-exclusive bill (CD-14)."""
     voucher = app.voucher(cmd.voucher)
+    terms = app.programme_terms(voucher.programme)
+    bill = tax_exclusive(
+        field="bill_amount",
+        amount=cmd.bill_amount,
+        tax=cmd.tax,
+        inclusive=cmd.bill_amount_incl_tax,
+        rate=cmd.tax_rate,
+        mode=terms.policy.get("validity.tax_inclusive_input"),
+    )
     previous = app.find(Redemption.id_for(cmd.supplier, cmd.invoice_number))
     if previous is not None:
-        previous.require_retry_of(
-            voucher.number, cmd.bill_amount, cmd.service_kind, cmd.service_date
-        )
+        previous.require_retry_of(voucher.number, bill.amount, cmd.service_kind, cmd.service_date)
         return []  # the same bill again
-    terms = app.programme_terms(voucher.programme)
     voucher.require_valid(ctx, cmd.service_date)
     terms.require_eligible_service(cmd.service_kind)
     supplier = app.supplier(cmd.supplier)
@@ -112,24 +132,26 @@ def redeem(app: VoucherLedger, ctx: Context, cmd: Redeem) -> Events:
     )
     if terms.policy.value("suppliers.affiliated_parties_excluded"):
         supplier.require_not_affiliated_with(voucher.holder)
-    amount = voucher.deduction_for(cmd.bill_amount, cmd.deduction)
+    amount = voucher.deduction_for(bill.amount, cmd.deduction)
     redemption = Redemption.record(
         ctx,
         voucher,
         supplier.credit_code,
         cmd.invoice_number,
-        cmd.bill_amount,
+        bill.amount,
         cmd.service_kind,
         cmd.service_date,
         amount,
+        tax=bill.tax,
+        converted_at=bill.converted_at,
     )
     voucher.redeem(
-        ctx, redemption.id, supplier.credit_code, cmd.invoice_number, cmd.bill_amount, amount
+        ctx, redemption.id, supplier.credit_code, cmd.invoice_number, bill.amount, amount
     )
     # The supplier's year of voucher business: next year's subsidy base (CD-6).
     business = app.supplier_year(ctx, terms.policy.id, supplier.credit_code, voucher.year)
     business.note_bill(
-        ctx, cmd.invoice_number, voucher.number, voucher.holder, cmd.bill_amount, cmd.service_date
+        ctx, cmd.invoice_number, voucher.number, voucher.holder, bill.amount, cmd.service_date
     )
     return app.commit(voucher, redemption, business)
 
@@ -169,6 +191,9 @@ def claim_reimbursement(app: VoucherLedger, ctx: Context, cmd: ClaimReimbursemen
     voucher = app.voucher(redemption.voucher)
     terms = app.programme_terms(redemption.programme)
     app.require_standing(terms, cmd.supplier, ctx)
+    if terms.policy.value("suppliers.affiliated_parties_excluded"):
+        # CD-1, CD-3: an affiliation recorded since the redemption refuses the claim.
+        app.supplier(cmd.supplier).require_not_affiliated_with(redemption.holder)
     instrument = terms.policy.instrument(voucher.instrument)
     redemption.claim(ctx, cmd.evidence, instrument)
     return app.commit(redemption)
@@ -200,6 +225,9 @@ def reimburse(app: VoucherLedger, ctx: Context, cmd: Reimburse) -> Events:
     terms = app.programme_terms(redemption.programme)
     instrument = terms.policy.instrument(voucher.instrument)
     supplier = app.supplier(cmd.supplier)
+    if terms.policy.value("suppliers.affiliated_parties_excluded"):
+        # CD-1, CD-3: and again before the money moves.
+        supplier.require_not_affiliated_with(redemption.holder)
     record = app.record_for_receiving(terms, supplier.credit_code, ctx)
     decision = f"reimbursement:{redemption.id}"
     purpose = f"{instrument.name}-voucher-reimbursement"

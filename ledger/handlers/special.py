@@ -23,6 +23,7 @@ from ledger.policy import (
 )
 from ledger.programme import Programme
 from ledger.special import SpecialRound
+from ledger.tax import tax_exclusive
 from ledger.vocabulary import Command, arg, command
 from ledger.voucher import Voucher
 
@@ -66,7 +67,9 @@ class ApplySpecial(Command):
 
     programme: str = arg(p.programme, "programme, e.g. CD-2025")
     applicant: str = arg(p.credit_code, "applicant's credit code")
-    prior_year_spend: Decimal = arg(p.amount, "compute spend of the previous year (CD-5)")
+    prior_year_spend: Decimal | None = arg(
+        p.amount, "compute spend of the previous year, tax excluded (CD-5, CD-14)", default=None
+    )
     evidence: dict[str, str] = arg(
         p.keyed(p.text(), EVIDENCE_KINDS),
         "references by kind: " + ", ".join(EVIDENCE_KINDS),
@@ -86,6 +89,13 @@ class ApplySpecial(Command):
         "default: the command's business time",
         default=None,
     )
+    # CD-14 「金额不含税」: a tax-inclusive total alone is refused or converted per the policy.
+    prior_year_spend_incl_tax: Decimal | None = arg(
+        p.amount, "the spend with tax, when that is all there is (CD-14)", default=None
+    )
+    tax_rate: Decimal | None = arg(
+        p.tax_rate, "the tax rate to convert the spend with, e.g. 0.06", default=None
+    )
 
 
 @handles(ApplySpecial)
@@ -97,13 +107,21 @@ def apply_special(app: VoucherLedger, ctx: Context, cmd: ApplySpecial) -> Events
     programme.require_eligible_applicant(applicant)
     app.require_standing(programme, applicant.credit_code, ctx)
     programme.require_may_hold(instrument, applicant.credit_code)
+    spend = tax_exclusive(  # CD-14: tiers and the 20% are of the spend without tax
+        field="prior_year_spend",
+        amount=cmd.prior_year_spend,
+        tax=None,
+        inclusive=cmd.prior_year_spend_incl_tax,
+        rate=cmd.tax_rate,
+        mode=programme.policy.get("validity.tax_inclusive_input"),
+    )
     existing = app.find(SpecialRound.id_for(programme.name, instrument.name))
     round_ = existing or SpecialRound.open(ctx, programme.name, instrument.name)
     round_.receive(
         ctx,
         instrument,
         applicant.credit_code,
-        cmd.prior_year_spend,
+        spend.amount,
         cmd.evidence,
         cmd.other_public_funding,
         cmd.submitted_at,

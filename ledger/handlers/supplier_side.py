@@ -9,18 +9,21 @@ from typing import TYPE_CHECKING
 from eventsourcing.domain import Aggregate
 
 from ledger import parsers as p
+from ledger.clock import local_date
 from ledger.errors import Rejected
 from ledger.events import Context, Events
 from ledger.handlers.base import handles
 from ledger.handlers.examples import (
     SUPPLIER,
 )
+from ledger.money import ZERO
 from ledger.payment import PaymentInstruction
 from ledger.policy import ONE_OFF_AWARD, RANKED_TIER_GRANT, SUPPLIER_SUBSIDY
 from ledger.programme import Programme, SupplierList
-from ledger.special import SpecialRound
 from ledger.supplier_subsidy import (
+    BillFacts,
     GreenAward,
+    SpecialFacts,
     SpecialSpendAttribution,
     SupplierSubsidyRound,
     SupplierYear,
@@ -60,11 +63,85 @@ class ApplySupplierSubsidy(Command):
     )
 
 
+def _paid_out(app: VoucherLedger, reference: str | None) -> tuple[bool, bool]:
+    """CD-10 「兑付」: whether the payment ``reference`` was made — settled by the bank, not
+    stopped — and whether any of it was demanded back (CD-11)."""
+    if reference is None:
+        return False, False
+    payment: PaymentInstruction | None = app.find(PaymentInstruction.id_for(reference))
+    if payment is None:
+        return False, False
+    settled = payment.settled is not None and payment.settled > 0 and not payment.stopped
+    return settled, payment.clawed_back > 0
+
+
+def _bill_facts(
+    app: VoucherLedger, supplier: str, business: SupplierYear | None
+) -> list[BillFacts]:
+    """The base year's inclusive bills at ``supplier``, with what decides whether they count."""
+    if business is None:
+        return []
+    facts = []
+    for invoice, (holder, bill) in business.bills.items():
+        redemption = app.redemption(supplier, invoice)
+        voucher = app.voucher(redemption.voucher)
+        settled, payment_clawed = _paid_out(app, redemption.payment_reference)
+        facts.append(
+            BillFacts(
+                invoice=invoice,
+                holder=holder,
+                bill=bill,
+                deduction=redemption.deduction,
+                rate=voucher.max_deduction_rate,
+                paid_out=redemption.reimbursed and settled,
+                clawed_back=payment_clawed or voucher.clawed_back > 0,
+                counted_in=business.counted.get(invoice),
+            )
+        )
+    return facts
+
+
+def _special_facts(
+    app: VoucherLedger, base: Programme, claimed: dict[str, Decimal]
+) -> list[SpecialFacts]:
+    """Each holder's claimed spend, with its special voucher of ``base`` (if it holds one)."""
+    ranked = base.policy.instrument_of_type(RANKED_TIER_GRANT)
+    holders = base.holders_of(ranked.name)
+    prefix = f"{base.name}-{ranked.code}-"
+    facts = []
+    for holder, amount in claimed.items():
+        record = app.entity_record(holder) if holder in holders else None
+        numbers = [n for n in (record.vouchers if record else ()) if n.startswith(prefix)]
+        if not numbers:
+            facts.append(SpecialFacts(holder=holder, claimed=amount))
+            continue
+        voucher = app.voucher(numbers[0])
+        special_round = app.special_round(base.name)
+        attribution = app.find(SpecialSpendAttribution.id_for(base.name, holder))
+        settled, payment_clawed = _paid_out(app, voucher.payment_reference)
+        facts.append(
+            SpecialFacts(
+                holder=holder,
+                claimed=amount,
+                voucher=voucher.number,
+                amount=voucher.face_value,
+                rate=voucher.max_deduction_rate,
+                spend=special_round.applications[holder].spend,
+                paid_out=settled,
+                clawed_back=payment_clawed or voucher.clawed_back > 0,
+                counted=attribution.counted if attribution is not None else ZERO,
+            )
+        )
+    return facts
+
+
 @handles(ApplySupplierSubsidy)
 def apply_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: ApplySupplierSubsidy) -> Events:
-    """CD-6, CD-10: the supplier applies; its base is the previous year's business: the
-    inclusive-voucher bills it served, plus special-voucher holders' evidenced spend it
-    served. Unlisted (CD-2) and affiliated (CD-3) business is excluded, with reasons."""
+    """CD-6, CD-10: the supplier applies; its base is the previous year's voucher business
+    that was paid out (兑付): the inclusive-voucher bills it served, plus special-voucher
+    holders' evidenced spend it served, each at most the part the voucher supported and
+    counted once across the year's rounds. Unlisted (CD-2), self-dealt and affiliated (CD-1,
+    CD-3), clawed-back (CD-11) and unpaid business is excluded, with reasons."""
     terms = app.programme_terms(cmd.programme)
     instrument = terms.policy.instrument_of_type(SUPPLIER_SUBSIDY)
     terms.require_in_year(ctx)
@@ -76,27 +153,35 @@ def apply_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: ApplySupplierS
     terms.require_eligible_supplier(supplier)
     app.require_standing(terms, supplier.credit_code, ctx)
     business = app.find(SupplierYear.id_for(terms.policy.id, supplier.credit_code, base.year))
-    ranked = base.policy.instrument_of_type(RANKED_TIER_GRANT).name
-    special_round = app.find(SpecialRound.id_for(base.name, ranked))
-    periods = base.listing_periods()
-    listings = {q: app.find(SupplierList.id_for(base.name, q)) for q in periods}
+    # The special vouchers of the base year were granted on the holders' spend of the year
+    # before (CD-5: 上年度算力支出): the supplier must have been listed in that year (CD-2).
+    spend_year = base.year - 1
+    spend_programme = f"{terms.policy.code}-{spend_year}"
+    listed = False
+    if app.find(Programme.id_for(spend_programme)) is not None:
+        spend_terms = app.programme_terms(spend_programme)
+        listings = {
+            q: app.find(SupplierList.id_for(spend_programme, q))
+            for q in spend_terms.listing_periods()
+        }
+        listed = spend_terms.listing_refusal(supplier.credit_code, listings) is None
     decided = subsidy_base(
+        supplier=supplier.credit_code,
         base_programme=base.name,
-        base_year=base.year,
-        bills=business.bills if business is not None else {},
-        special_holder_spend=cmd.special_holder_spend,
+        spend_year=spend_year,
+        bills=_bill_facts(app, supplier.credit_code, business),
+        special=_special_facts(app, base, cmd.special_holder_spend),
         affiliated=supplier.affiliated,
-        listed=base.listing_refusal(supplier.credit_code, listings) is None,
-        special_holders=base.holders_of(ranked) if special_round is not None else (),
+        listed_in_spend_year=listed,
+        counted_rule=str(instrument.value("business_counted")),
     )
     attributions: list[SpecialSpendAttribution] = []
-    for holder, amount in decided.special.items():
+    for holder, amount in decided.claimed.items():
         attribution = app.find(SpecialSpendAttribution.id_for(base.name, holder))
         if attribution is None:
-            assert special_round is not None
-            spend = special_round.applications[holder].spend
+            spend = app.special_round(base.name).applications[holder].spend
             attribution = SpecialSpendAttribution.start(ctx, base.name, holder, spend)
-        attribution.attribute(ctx, supplier.credit_code, cmd.round, amount)
+        attribution.attribute(ctx, supplier.credit_code, cmd.round, amount, decided.special[holder])
         attributions.append(attribution)
     existing = app.find(SupplierSubsidyRound.id_for(terms.name, cmd.round))
     round_ = existing or SupplierSubsidyRound.open(ctx, terms.name, cmd.round, base.name)
@@ -108,7 +193,11 @@ def apply_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: ApplySupplierS
         decided.special,
         decided.excluded,
     )
-    return app.commit(round_, *attributions)
+    touched: list[Aggregate] = [round_, *attributions]
+    if business is not None and decided.bills:
+        business.count_business(ctx, terms.name, cmd.round, decided.bills)
+        touched.append(business)
+    return app.commit(*touched)
 
 
 @command(
@@ -131,11 +220,13 @@ def plan_supplier_subsidy(app: VoucherLedger, ctx: Context, cmd: PlanSupplierSub
     round_ = app.supplier_round(terms.name, cmd.round)
     instrument = terms.policy.instrument_of_type(SUPPLIER_SUBSIDY)
     cap: Decimal = instrument.value("cap_per_supplier_per_year")
-    headrooms = {
-        supplier: app.supplier_year(ctx, terms.policy.id, supplier, terms.year).headroom(cap)
+    years = {
+        supplier: app.supplier_year(ctx, terms.policy.id, supplier, terms.year)
         for supplier in round_.bases
     }
-    round_.draw_plan(ctx, instrument, headrooms)
+    headrooms = {supplier: year.headroom(cap) for supplier, year in years.items()}
+    granted_bases = {supplier: year.granted_base for supplier, year in years.items()}
+    round_.draw_plan(ctx, instrument, headrooms, granted_bases)
     return app.commit(round_)
 
 
@@ -259,6 +350,17 @@ def certify_green_data_centre(
     supplier = app.supplier(cmd.supplier)
     GreenAward.require_eligible(instrument, supplier.credit_code, supplier.kind)
     terms.require_eligible_supplier(supplier)
+    GreenAward.require_newly_approved(
+        instrument,
+        cmd.certification_date,
+        local_date(ctx.at),
+        int(terms.policy.value("validity.first_year")),
+    )
+    # §六(一) 「未纳入名单的本政策措施不予支持」: on the list of the award's half-year.
+    periods = terms.listing_periods(local_date(ctx.at))
+    terms.require_listed(
+        supplier.credit_code, {q: app.find(SupplierList.id_for(terms.name, q)) for q in periods}
+    )
     if not supplier.certify_green(ctx, cmd.certification_date, cmd.reference):
         return []  # this certification is recorded already
     if app.find(GreenAward.id_for(supplier.credit_code)) is not None:
@@ -285,6 +387,6 @@ def certify_green_data_centre(
         amount=instrument.value("amount"),
         purpose=purpose,
         decision=decision,
-        basis=("amount", "eligible_kinds"),
+        basis=("amount", "eligible_kinds", "newly_approved_within_days"),
     )
     return app.commit(supplier, award, payment, record)

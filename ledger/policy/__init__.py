@@ -150,6 +150,10 @@ class Policy(Value):
                 "unknown-instrument", f"policy {self.id} has no instrument {name!r}"
             ) from None
 
+    def get(self, key: str) -> Any | None:
+        """An optional parameter's value, ``None`` when the policy does not name it."""
+        return self.params[key].value if key in self.params else None
+
     def valid_in(self, year: int) -> bool:
         return (
             int(self.value("validity.first_year")) <= year <= int(self.value("validity.last_year"))
@@ -373,7 +377,8 @@ _OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {
         "customer_division_prefixes",
     ),
     "ranked-tier-grant": ("min_notice_days",),
-    "supplier-subsidy": ("min_notice_days",),
+    "supplier-subsidy": ("min_notice_days", "business_counted"),
+    "one-off-award": ("newly_approved_within_days",),
 }
 # The shortest public notice (公示) of a plan, in calendar days counting the first and the last,
 # when a policy file does not say: 7 days, which hold 5 working days unless a holiday falls in
@@ -386,7 +391,18 @@ _DEFAULTS: dict[str, Param] = {
     # part of a line's service days inside the service window.
     "contract_amount_tax": Param("as-contracted", "default"),
     "service_window_basis": Param("service-days", "default"),
+    # CD-6, CD-10 (ADR 0010): a bill counts at most the part of it the voucher supported.
+    "business_counted": Param("supported-part", "default"),
+    # CD-7 (ADR 0011): "newly approved" means certified at most a year before the award.
+    "newly_approved_within_days": Param(365, "default"),
 }
+# What of each voucher-supported bill counts towards a supplier's subsidy base (CD-6, ADR 0010):
+# the part the voucher supported (deduction ÷ deduction rate, or a special voucher's amount ÷
+# its subsidy rate, never more than the bill or spend), the whole bill, or only the deduction.
+BUSINESS_COUNTED = ("supported-part", "whole-bill", "deduction")
+# CD-14 (ADR 0014): an input that gives only a tax-inclusive total is refused, or converted to
+# the tax-exclusive amount with the tax rate it declares.
+TAX_INCLUSIVE_INPUT = ("refuse", "convert")
 # How a pro-rata claim line's amount is read for tax, and which dates place it in the window.
 CONTRACT_AMOUNT_TAX = ("as-contracted", "tax-exclusive")
 SERVICE_WINDOW_BASES = ("service-days", "invoice-dates")
@@ -448,6 +464,8 @@ def _instrument(policy_id: str, name: str, table: Any) -> Instrument:
         "contract_amount_tax": lambda p, w: _choice(p, w, CONTRACT_AMOUNT_TAX),
         "service_window_basis": lambda p, w: _choice(p, w, SERVICE_WINDOW_BASES),
         "customer_division_prefixes": _division_prefixes,
+        "business_counted": lambda p, w: _choice(p, w, BUSINESS_COUNTED),
+        "newly_approved_within_days": lambda p, w: _int(p, w, minimum=1),
     }
     keys = [*_INSTRUMENT_TYPES[kind], *[k for k in optional if k in table]]
     params = {key: checks[key](_param(table, key, where), f"{where}.{key}") for key in keys}
@@ -471,6 +489,24 @@ _POLICY_PARAMS: dict[str, Any] = {
     "enforcement.debarment_years": lambda p, w: _int(p, w, minimum=0),
     "enforcement.credit_lookback_years": lambda p, w: _int(p, w, minimum=0),
     "enforcement.disqualifying_records": lambda p, w: _strings(p, w, CREDIT_RECORD_KINDS),
+}
+
+
+def _categories(p: Param, path: str) -> Param:
+    checked = _strings(p, path)
+    for v in checked.value:
+        if len(v) != 2 or not v.isalnum():
+            raise PolicyFileError(f"{path}: {v!r} is not a two-character registration category")
+    return checked
+
+
+# Policy parameters a file may leave out (a policy that does not name them does not apply the
+# rule; CD-14's conversion is then refused).
+_OPTIONAL_POLICY_PARAMS: dict[str, Any] = {
+    # CD-3 (ADR 0012): the registration categories (credit code characters 1–2) of legal persons.
+    "applicants.legal_person_categories": _categories,
+    "suppliers.legal_person_categories": _categories,
+    "validity.tax_inclusive_input": lambda p, w: _choice(p, w, TAX_INCLUSIVE_INPUT),
 }
 
 
@@ -514,9 +550,13 @@ def policy_from_mapping(raw: dict[str, Any]) -> Policy:
         if not isinstance(table, dict):
             raise PolicyFileError(f"{section}: missing table")
         params[path] = check(_param(table, key, section), path)
+    for path, check in _OPTIONAL_POLICY_PARAMS.items():
+        section, key = path.split(".")
+        if key in raw[section]:
+            params[path] = check(_param(raw[section], key, section), path)
     for section in ("validity", "applicants", "suppliers", "services", "enforcement"):
         for key in raw[section]:
-            if f"{section}.{key}" not in _POLICY_PARAMS:
+            if f"{section}.{key}" not in _POLICY_PARAMS | _OPTIONAL_POLICY_PARAMS:
                 raise PolicyFileError(f"{section}.{key}: not a parameter this engine knows")
     if params["validity.last_year"].value < params["validity.first_year"].value:
         raise PolicyFileError("validity.last_year: before validity.first_year")

@@ -344,6 +344,16 @@ def test_the_demo_runs_a_year_and_prints_the_reports(tmp_path: Path) -> None:
     assert "Quota and budget use" in out and "Voucher balances" in out
     assert "3,000,000.00" in out  # 300 vouchers of 10,000 issued
     assert (tmp_path / "voucher-ledger-demo.db.results.jsonl").exists()
+    # Issue 16, items 1 and 2: what the supplier-subsidy base excluded, and the green award.
+    fidelity = out[out.index("Policy fidelity (issue 16, items 1 and 2)") :]
+    for reason in (
+        "beyond the part the voucher supported",  # CD-6: the part the voucher supported
+        "counted in round R1 of CD-2026 already",  # the year's business, counted once
+        "not paid out",  # CD-10: 兑付
+    ):
+        assert f"excluded — {reason}" in fidelity
+    assert "2016-06-01  not-newly-approved" in fidelity  # CD-7: 新获批
+    assert "2026-03-15  accepted" in fidelity
 
     db = str(tmp_path / "voucher-ledger-demo.db")
     round_ = json.loads(

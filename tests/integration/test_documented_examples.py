@@ -159,6 +159,16 @@ def test_the_documented_examples_run_as_a_batch(ledger: Ledger, tmp_path: Path) 
     lines.insert(
         next_year, {**examples["open-programme"], "year": 2026, "at": "2026-01-02T09:00:00+08:00"}
     )
+    # The green award goes to a supplier on the list of the award's half-year (§六(一)).
+    lines.insert(
+        next_year + 1,
+        {
+            **examples["publish-supplier-list"],
+            "programme": "CD-2026",
+            "period": "2026H1",
+            "at": "2026-01-05T09:00:00+08:00",
+        },
+    )
     # The first grant makes the batch's own identity the administrator, so the grant and revoke
     # examples are allowed.
     grant_at = lines.index(examples["grant-role"])

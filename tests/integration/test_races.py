@@ -26,7 +26,7 @@ from ledger.handlers.supplier_side import (
     PublishSupplierSubsidyPlan,
 )
 from ledger.vocabulary import DECLARATIONS
-from tests.scenario import PROGRAMME, World, at
+from tests.scenario import PROGRAMME, World, at, listed_the_year_before, pay_out
 
 PROCESSES = 8
 
@@ -95,6 +95,7 @@ def test_concurrent_finalisations_never_push_a_supplier_over_the_cap(db_url: str
     from tests.unit.test_supplier_subsidy import EVIDENCE, M
 
     ledger = open_ledger(db_url)
+    listed_the_year_before(ledger.app, suppliers=1)  # the year of the holders' spend (CD-2)
     world = World(ledger.app, applicants=PROCESSES, suppliers=1)
     app = ledger.app
     for n in range(PROCESSES):
@@ -120,7 +121,7 @@ def test_concurrent_finalisations_never_push_a_supplier_over_the_cap(db_url: str
             programme=PROGRAMME, notice_from=date(2025, 4, 3), notice_to=date(2025, 4, 9)
         ),
     )
-    app.execute(at(4, 10), FinaliseSpecial(programme=PROGRAMME))
+    pay_out(app, app.execute(at(4, 10), FinaliseSpecial(programme=PROGRAMME)), at(4, 15))
     app.execute(at(1, 2, 2026), OpenProgramme(policy="chengdu", year=2026))
     rounds = [f"R{n}" for n in range(PROCESSES)]
     for n, name in enumerate(rounds):  # every round plans 1,500,000 against a 2,000,000 cap

@@ -45,7 +45,7 @@ from ledger.handlers.inclusive import (
     Redeem,
     Reimburse,
 )
-from ledger.handlers.registration import OpenProgramme, RegisterSupplier
+from ledger.handlers.registration import OpenProgramme, PublishSupplierList, RegisterSupplier
 from ledger.handlers.special import (
     ApplySpecial,
     FinaliseSpecial,
@@ -65,7 +65,7 @@ from ledger.payment import PaymentInstruction
 from ledger.pro_rata import ClaimLine
 from projections import reports
 from tests.pgserver import PostgresServer
-from tests.scenario import PROGRAMME, World, at
+from tests.scenario import PROGRAMME, World, at, listed_the_year_before
 
 EVIDENCE = {"contract": "HT", "payment-proof": "P", "invoice": "FP", "service-proof": "U"}
 M = Decimal(1_000_000)
@@ -77,6 +77,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
         self.ledger: Ledger = open_ledger(self.url)
+        # 2024's lists: the year of the spend 2025's special vouchers rest on (ADR 0010).
+        listed_the_year_before(self.ledger.app, suppliers=3)
         self.world = World(self.ledger.app, applicants=8, suppliers=3)
         self.app = self.ledger.app
         # The machine jumps between Qingdao's 2024, Chengdu's 2025 and 2026 at random: only
@@ -87,6 +89,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.day = 1
         # The next year (supplier subsidies, green award) and Qingdao's programme.
         self.app.execute(at(1, 2, year=2026), OpenProgramme(policy="chengdu", year=2026))
+        self.app.execute(  # the green award needs its half-year's list (§六(一))
+            at(1, 3, year=2026),
+            PublishSupplierList(
+                programme="CD-2026", period="2026H1", suppliers=self.world.suppliers
+            ),
+        )
         self.app.execute(at(1, 2, year=2024), OpenProgramme(policy="qingdao", year=2024))
         self.operators = [make_credit_code(f"91370200MA3C{n:05d}") for n in range(3)]
         for n, code in enumerate(self.operators):

@@ -335,7 +335,11 @@ def _through_the_cli(
 # Values for the optional fields the examples leave out, so that the round trip below passes
 # every declared field through both ways in at least once.
 OPTIONAL: dict[str, dict[str, Any]] = {
-    "apply-special": {"submitted_at": "2025-03-04T16:30:00+08:00"},
+    "apply-special": {
+        "submitted_at": "2025-03-04T16:30:00+08:00",
+        "prior_year_spend_incl_tax": "13250000.00",
+        "tax_rate": "0.06",
+    },
     "apply-supplier-subsidy": {"special_holder_spend": {"91510100MA6BXQ5N2A": "12500000.00"}},
     "city-review": {"approved_amount": "1000000.00"},
     "demand-clawback": {"vouchers": ["CD-2025-INC-0001", "CD-2025-INC-0002"]},
@@ -344,7 +348,12 @@ OPTIONAL: dict[str, dict[str, Any]] = {
     "raise-objection": {"round": "R1"},
     "reconcile": {"window_days": 20, "missing_after_days": 45},
     "record-credit-listing": {"listed_until": "2025-12-31"},
-    "redeem": {"deduction": "4000.00"},
+    "redeem": {
+        "deduction": "4000.00",
+        "tax": "480.00",
+        "bill_amount_incl_tax": "8480.00",
+        "tax_rate": "0.06",
+    },
     "register-applicant": {"bank_account": "6222 0244 0200 7654 321"},
     "resolve-objection": {"round": "R1"},
 }

@@ -31,7 +31,7 @@ from ledger.handlers.supplier_side import (
 )
 from ledger.ids import make_credit_code
 from ledger.policy import bundled_policies, parse_policy
-from tests.scenario import at, in_memory_ledger
+from tests.scenario import at, in_memory_ledger, pay_out
 
 RENAMES = {
     "inclusive": "basic",
@@ -96,6 +96,7 @@ def test_a_city_with_other_instrument_names_runs_a_year_from_its_file_alone() ->
         ClaimReimbursement(supplier=centre, invoice_number="NJ-INV-1", evidence=EVIDENCE),
     )
     paid = app.execute(at(4, 15), Reimburse(supplier=centre, invoice_number="NJ-INV-1"))
+    pay_out(app, paid, at(4, 20))  # paid out (兑付): next year's supplier subsidy counts it
     instructed = [e for e in paid if type(e).__qualname__ == "PaymentInstruction.Instructed"]
     assert [(e.purpose, e.amount) for e in instructed] == [  # type: ignore[attr-defined]
         ("basic-voucher-reimbursement", Decimal("4000.00"))
@@ -130,6 +131,10 @@ def test_a_city_with_other_instrument_names_runs_a_year_from_its_file_alone() ->
 
     # Next year: the supplier side, from last year's business.
     app.execute(at(1, 2, 2026), OpenProgramme(policy="nanjing", year=2026))
+    app.execute(
+        at(1, 5, 2026),
+        PublishSupplierList(programme="NJ-2026", period="2026H1", suppliers=[centre]),
+    )
     app.execute(
         at(2, 10, 2026),
         ApplySupplierSubsidy(

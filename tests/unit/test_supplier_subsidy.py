@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import Rejected
-from ledger.handlers.registration import OpenProgramme, RecordAffiliation, RegisterSupplier
+from ledger.handlers.inclusive import ClaimReimbursement, Reimburse
+from ledger.handlers.registration import (
+    OpenProgramme,
+    PublishSupplierList,
+    RecordAffiliation,
+    RegisterSupplier,
+)
 from ledger.handlers.special import (
     ApplySpecial,
     FinaliseSpecial,
@@ -28,7 +35,15 @@ from ledger.handlers.supplier_side import (
 )
 from ledger.ids import make_credit_code
 from ledger.supplier_subsidy import SupplierYear
-from tests.scenario import World, at, event_names, in_memory_ledger, rejected
+from tests.scenario import (
+    World,
+    at,
+    event_names,
+    in_memory_ledger,
+    listed_the_year_before,
+    pay_out,
+    rejected,
+)
 
 M = Decimal(1_000_000)
 EVIDENCE = {"contract": "HT", "payment-proof": "P", "invoice": "FP", "service-proof": "U"}
@@ -36,8 +51,12 @@ Y2 = "CD-2026"
 
 
 def year_with_special_holders(spends: list[Decimal], suppliers: int = 3) -> World:
-    """2025: special vouchers finalised for applicants 0… with these spends; 2026 opened."""
-    world = World(in_memory_ledger(), applicants=len(spends) + 2, suppliers=suppliers)
+    """2024: the suppliers listed (the year of the spend the special vouchers rest on). 2025:
+    special vouchers finalised for applicants 0… with these 2024 spends, and paid out (兑付);
+    2026 opened."""
+    app = in_memory_ledger()
+    listed_the_year_before(app, suppliers)
+    world = World(app, applicants=len(spends) + 2, suppliers=suppliers)
     for n, spend in enumerate(spends):
         world.app.execute(
             at(3, 1),
@@ -63,9 +82,22 @@ def year_with_special_holders(spends: list[Decimal], suppliers: int = 3) -> Worl
             programme="CD-2025", notice_from=date(2025, 4, 3), notice_to=date(2025, 4, 9)
         ),
     )
-    world.app.execute(at(4, 10), FinaliseSpecial(programme="CD-2025"))
+    finalised = world.app.execute(at(4, 10), FinaliseSpecial(programme="CD-2025"))
+    pay_out(world.app, finalised, at(4, 15))
     world.app.execute(at(1, 2, 2026), OpenProgramme(policy="chengdu", year=2026))
+    world.app.execute(
+        at(1, 3, 2026),
+        PublishSupplierList(programme=Y2, period="2026H1", suppliers=world.suppliers),
+    )
     return world
+
+
+def received(events: list[object]) -> Any:
+    """The supplier's application as the round received it."""
+    (found,) = [
+        e for e in events if type(e).__qualname__ == "SupplierSubsidyRound.ApplicationReceived"
+    ]
+    return found
 
 
 def run_round(
@@ -96,22 +128,64 @@ def run_round(
     return granted.granted  # type: ignore[attr-defined, no-any-return]
 
 
-def test_twenty_percent_of_thirteen_million_is_capped_at_two_million() -> None:
-    world = year_with_special_holders([20 * M])
-    assert run_round(world, "R1", 0, {0: 13 * M}) == 2 * M
-    year = world.app.find(
-        __import__("ledger.supplier_subsidy", fromlist=["SupplierYear"]).SupplierYear.id_for(
-            "chengdu", world.suppliers[0], 2026
-        )
+def test_twenty_percent_of_fifteen_million_supported_is_capped_at_two_million() -> None:
+    """「补贴不超过20%的算力服务费用，每家单位每年度最高可获取200万元」: 20% of 15,000,000 is
+    3,000,000; the supplier gets 2,000,000 and the 1,000,000 capped off is recorded."""
+    world = year_with_special_holders([20 * M, 20 * M])
+    events = world.app.execute(
+        at(2, 1, 2026),
+        ApplySupplierSubsidy(
+            programme=Y2,
+            round="R1",
+            supplier=world.suppliers[0],
+            special_holder_spend={world.applicants[0]: 8 * M, world.applicants[1]: 7 * M},
+        ),
     )
+    assert received(events).special_base == 15 * M
+    world.app.execute(at(3, 1, 2026), PlanSupplierSubsidy(programme=Y2, round="R1"))
+    world.app.execute(
+        at(3, 1, 2026),
+        PublishSupplierSubsidyPlan(
+            programme=Y2, round="R1", notice_from=date(2026, 3, 1), notice_to=date(2026, 3, 7)
+        ),
+    )
+    world.app.execute(at(3, 8, 2026), FinaliseSupplierSubsidy(programme=Y2, round="R1"))
+    year = world.app.repository.get(SupplierYear.id_for("chengdu", world.suppliers[0], 2026))
     assert year.granted == 2 * M
-    events = list(world.app.events.get(year.id))
-    (grant,) = [e for e in events if type(e).__qualname__ == "SupplierYear.SubsidyGranted"]
+    (grant,) = [
+        e
+        for e in world.app.events.get(year.id)
+        if type(e).__qualname__ == "SupplierYear.SubsidyGranted"
+    ]
     assert (grant.computed, grant.granted, grant.capped_off) == (  # type: ignore[attr-defined]
-        Decimal("2600000.00"),
+        3 * M,
         2 * M,
-        Decimal("600000.00"),
+        1 * M,
     )
+
+
+def test_a_special_holders_spend_counts_at_most_the_part_its_voucher_supported() -> None:
+    """A 2,000,000 special voucher at 20% supported 10,000,000 of the holder's 20,000,000: a
+    supplier claiming 13,000,000 of it counts 10,000,000; the other 3,000,000 is excluded."""
+    world = year_with_special_holders([20 * M])
+    events = world.app.execute(
+        at(2, 1, 2026),
+        ApplySupplierSubsidy(
+            programme=Y2,
+            round="R1",
+            supplier=world.suppliers[0],
+            special_holder_spend={world.applicants[0]: 13 * M},
+        ),
+    )
+    assert received(events).special_lines == {world.applicants[0]: 10 * M}
+    assert received(events).excluded == [
+        {
+            "holder": world.applicants[0],
+            "amount": 3 * M,
+            "reason": "beyond the part the voucher supported: 10000000.00 of the holder's "
+            "20000000, 0.00 counted before (CD-6)",
+        }
+    ]
 
 
 def test_a_second_round_the_same_year_gets_only_the_headroom() -> None:
@@ -155,6 +229,17 @@ def test_the_plan_uses_headroom_and_finalisation_caps_again() -> None:
     assert amounts == [Decimal("1500000.00"), Decimal("500000.00")]
 
 
+def reimburse_and_pay(world: World, supplier: int, *invoices: str) -> None:
+    """The supplier claims the bills, is reimbursed and the bank pays (兑付)."""
+    code = world.suppliers[supplier]
+    for invoice in invoices:
+        world.app.execute(
+            at(4, 1), ClaimReimbursement(supplier=code, invoice_number=invoice, evidence=EVIDENCE)
+        )
+        events = world.app.execute(at(4, 2), Reimburse(supplier=code, invoice_number=invoice))
+        pay_out(world.app, events, at(4, 10))
+
+
 def test_inclusive_bills_of_the_previous_year_are_the_base_and_affiliated_ones_excluded() -> None:
     world = year_with_special_holders([20 * M])
     voucher = world.issue(1, at(2, 1))
@@ -162,6 +247,7 @@ def test_inclusive_bills_of_the_previous_year_are_the_base_and_affiliated_ones_e
     world.redeem(voucher, bill="4000.00", invoice="B", supplier=1, service=date(2025, 3, 11))
     other = world.issue(2, at(2, 1))
     world.redeem(other, bill="5000.00", invoice="C", supplier=1)
+    reimburse_and_pay(world, 1, "A", "B", "C")
     # Found affiliated after the redemptions: that business does not count (CD-3).
     world.app.execute(
         at(12, 1),
@@ -175,14 +261,11 @@ def test_inclusive_bills_of_the_previous_year_are_the_base_and_affiliated_ones_e
             programme=Y2, round="R1", supplier=world.suppliers[1], special_holder_spend={}
         ),
     )
-    received = events[-1]
-    assert (received.inclusive_bills, received.inclusive_base) == (  # type: ignore[attr-defined]
+    assert (received(events).inclusive_bills, received(events).inclusive_base) == (
         2,
         Decimal("10000.00"),
     )
-    assert [x["reason"] for x in received.excluded] == [  # type: ignore[attr-defined]
-        "affiliated-parties (CD-3)"
-    ]
+    assert [x["reason"] for x in received(events).excluded] == ["affiliated-parties (CD-3)"]
 
 
 def test_unlisted_suppliers_get_nothing_from_special_business() -> None:
@@ -203,9 +286,9 @@ def test_unlisted_suppliers_get_nothing_from_special_business() -> None:
             special_holder_spend={world.applicants[0]: 5 * M},
         ),
     )
-    received = events[-1]
-    assert received.special_base == 0  # type: ignore[attr-defined]
-    assert received.excluded[0]["reason"] == "supplier-not-listed in 2025 (CD-2)"  # type: ignore[attr-defined]
+    # The special vouchers of 2025 rest on the holders' 2024 spend: not listed in 2024 (CD-2).
+    assert received(events).special_base == 0
+    assert received(events).excluded[0]["reason"] == "supplier-not-listed in 2024 (CD-2)"
 
 
 def test_attributed_spend_never_exceeds_what_the_holder_evidenced() -> None:
