@@ -129,6 +129,8 @@ RejectionCode = Literal[
     "late-entry-needs-reason",
     "concurrency-conflict",
     "approver-is-instructor",
+    "api-token-exists",
+    "unknown-api-token",
 ]
 # Every code. (A Literal of Literals is flattened, also by ``typing.get_args``.)
 ErrorCode = Literal[InputErrorCode, RejectionCode]
@@ -321,6 +323,11 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
         "A payment instruction must be approved by a finance user other than the person whose "
         "command instructed it (four eyes)."
     ),
+    # API tokens (the HTTP service)
+    "api-token-exists": (
+        "An API token with this id was issued already, for another identity or digest."
+    ),
+    "unknown-api-token": "No API token has this id.",
 }
 
 ALL_CODES: dict[ErrorCode, str] = dict([*INPUT_ERRORS.items(), *RULE_REJECTIONS.items()])
