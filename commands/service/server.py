@@ -23,6 +23,7 @@ def app_from_env() -> FastAPI:
     """The application factory uvicorn imports in each worker process: the database from
     ``VOUCHER_LEDGER_DB`` (its password from the environment, as for the command line)."""
     interval = float(os.environ.get(POLL_ENV) or 0.5)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # each worker process's
     return create_app(lambda: open_ledger(None), poll_interval=interval)
 
 
