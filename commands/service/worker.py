@@ -91,7 +91,9 @@ class ProjectionWorker:
                 self.error = f"{type(e).__name__}: {first}"
                 log.warning("read models could not catch up: %s", self.error)
                 self._close_listener()
-                self._stop.wait(backoff)
+                # A reader waiting for a position (or a stop) cuts the back-off short.
+                self._wake.wait(backoff)
+                self._wake.clear()
                 backoff = min(backoff * 2, 10.0)
                 continue
             with self._changed:

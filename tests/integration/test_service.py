@@ -286,3 +286,53 @@ def test_explain_history_digest_verify_job_and_audit_pack(api: Api) -> None:
     assert pack.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(pack.content)).namelist()
     assert "audit-pack/manifest.json" in names and "audit-pack/events.jsonl" in names
+
+
+def test_the_worker_keeps_read_models_live_for_writes_from_elsewhere(api: Api) -> None:
+    """A command stored by another process (here: the ledger opened beside the service) reaches
+    the read models without any request catching up."""
+    from commands.envelope import execute, parse_command
+
+    other = open_ledger(api.db_url)
+    try:
+        line = {**EX["open-programme"], "year": 2026, "at": "2026-01-02T09:00:00+08:00"}
+        given = parse_command(line, identity="boss", now=other.app.clock.now)
+        execute(other.app, given)
+        head = int(other.app.recorder.max_notification_id() or 0)
+    finally:
+        other.close()
+    status: dict[str, Any] = {}
+    for _ in range(400):
+        status = api.client.get("/readyz").json()
+        if status["position"] >= head:
+            break
+        time.sleep(0.05)
+    assert status["position"] >= head and status["lag"] == 0, status
+    quota = api.get("zhao.audit", "/v1/reports/quota").json()
+    assert "CD-2026" in {row["programme"] for row in quota["rows"]}
+
+
+def test_the_worker_reports_a_failure_and_recovers(api: Api, monkeypatch: Any) -> None:
+    worker = api.client.app.state.service.worker  # type: ignore[attr-defined]
+    runner = worker.ledger.runner
+    real = runner.catch_up
+    failing = {"on": True}  # until the test has seen the failure reported
+
+    def flaky(*args: Any, **kwargs: Any) -> int:
+        if failing["on"]:
+            raise ConnectionError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "catch_up", flaky)
+    worker.poke()
+    ready = api.client.get("/readyz")
+    for _ in range(400):
+        if ready.status_code == 503:
+            break
+        time.sleep(0.05)
+        ready = api.client.get("/readyz")
+    assert ready.status_code == 503 and "ConnectionError" in ready.json()["error"]
+    failing["on"] = False  # the database is back
+    position = _setup_programme(api)
+    assert api.get("li.clerk", "/v1/reports/quota", min_position=position).status_code == 200
+    assert api.client.get("/readyz").json()["error"] is None
