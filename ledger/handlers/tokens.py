@@ -22,9 +22,7 @@ _IDENTITY = "the identity the token stands for (its roles come from the role tab
 def _token_id(value: Any, name: str) -> str:
     if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9-]{4,40}", value.strip()):
         return value.strip()
-    raise InvalidInput(
-        "invalid-value", f"{name}: 4 to 40 letters, digits or hyphens", field=name
-    )
+    raise InvalidInput("invalid-value", f"{name}: 4 to 40 letters, digits or hyphens", field=name)
 
 
 def _sha256(value: Any, name: str) -> str:
