@@ -12,14 +12,19 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from commands.wiring import open_ledger
 from tests.integration.test_documented_examples import _identity, example_lines
+from tests.scenario import PROGRAMME, World, at
 
 CLI = str(Path(sys.executable).with_name("voucher-ledger"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,16 +60,16 @@ class Server:
         )
 
 
-@pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+@contextmanager
+def running(db_url: str, tmp_path: Path, workers: int, *identities: str) -> Iterator[Server]:
+    """`voucher-ledger serve` on a free loopback port, with a token for each identity."""
     env = {**os.environ, "VOUCHER_LEDGER_POLL_SECONDS": "0.1"}
-    tokens = {who: _token(db_url, who, env) for who in ("docs", "wang.finance")}
+    tokens = {who: _token(db_url, who, env) for who in identities}
     port = _free_port()
-    workers = "2" if db_url.startswith("postgresql") else "1"
     log = (tmp_path / "server.log").open("w")
     args = [CLI, "serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
-        [*args, "--workers", workers],
+        [*args, "--workers", str(workers)],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
@@ -92,6 +97,13 @@ def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 process.kill()
         log.close()
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    workers = 2 if db_url.startswith("postgresql") else 1
+    with running(db_url, tmp_path, workers, "docs", "wang.finance") as started:
+        yield started
 
 
 def _over_http(line: dict[str, Any]) -> dict[str, Any]:
@@ -163,3 +175,64 @@ def test_every_documented_command_over_http(server: Server, tmp_path: Path) -> N
     assert "Application shutdown complete" in log
     assert server.tokens["docs"] not in log  # the access log holds no secret
     assert '"path": "/v1/commands/redeem"' in log
+
+
+# ---- the race tests of tests/integration/test_races.py, through HTTP ------------------------
+
+CLIENTS = 8
+
+
+def _apply_over_http(server: Server, applicants: list[str]) -> list[str]:
+    with server.client("clerk") as client:
+        outcomes = []
+        for code in applicants:
+            answer = client.post(
+                "/v1/commands/apply-inclusive",
+                json={"programme": PROGRAMME, "applicant": code, "at": at(2, 1).at.isoformat()},
+            )
+            if answer.status_code == 200:
+                outcomes.append(next(e["number"] for e in answer.json()["events"] if "number" in e))
+            else:
+                assert answer.status_code == 422, answer.text
+                outcomes.append(answer.json()["code"])
+        return outcomes
+
+
+def _race(server: Server, shares: list[list[str]]) -> Counter[str]:
+    with ThreadPoolExecutor(len(shares)) as pool:
+        results = pool.map(lambda share: _apply_over_http(server, share), shares)
+    return Counter(o for share in results for o in share)
+
+
+@pytest.mark.postgres
+def test_racing_clients_through_three_workers_never_issue_voucher_301(
+    pg_server: Any, tmp_path: Path
+) -> None:
+    db_url = pg_server.create_database()
+    ledger = open_ledger(db_url)
+    world = World(ledger.app, applicants=341, suppliers=1)
+    ledger.close()
+    last, many = world.applicants[-1], world.applicants[:-1]
+    with running(db_url, tmp_path, 3, "clerk") as server:
+        # One unit from every client at once: one voucher.
+        one = _race(server, [[last]] * CLIENTS)
+        assert one["already-holds-voucher-this-year"] == CLIENTS - 1
+        assert [o for o in one if o.startswith("CD-")] == [f"{PROGRAMME}-INC-0001"]
+        # 340 more for the 299 places left: never voucher 301.
+        outcomes = _race(server, [many[i::CLIENTS] for i in range(CLIENTS)])
+        issued = sorted(o for o in outcomes if o.startswith("CD-"))
+        assert issued == [f"{PROGRAMME}-INC-{n:04d}" for n in range(2, 301)]
+        assert outcomes["quota-exhausted"] == 41
+        assert set(outcomes) - set(issued) == {"quota-exhausted"}, outcomes
+        # The read models, kept by three workers' projection workers, agree.
+        with server.client("clerk") as client:
+            head = client.get("/v1/position").json()["head"]
+            balances = client.get(
+                "/v1/reports/balances", params={"programme": PROGRAMME, "min_position": head}
+            ).json()
+            assert len(balances["rows"]) == 300
+            assert len({row["holder"] for row in balances["rows"]}) == 300
+            quota = client.get("/v1/reports/quota", params={"programme": PROGRAMME}).json()
+            assert [row["issued"] for row in quota["rows"] if row["instrument"] == "inclusive"] == [
+                300
+            ]
