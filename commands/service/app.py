@@ -20,7 +20,6 @@ import uuid
 import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -41,6 +40,7 @@ from commands.envelope import Given, execute, parse_command
 from commands.report_catalog import REPORTS
 from commands.service import problems
 from commands.service.auth import NotAuthenticated, Principal, current_principal, new_token
+from commands.service.jobs import Job, Jobs
 from commands.service.worker import ProjectionWorker
 from commands.wiring import Ledger
 from ledger import parsers as p
@@ -59,27 +59,6 @@ SIMULATED_NOTE = " — simulated clock (demo, training or test ledger)"
 # ---- the service: one ledger, one worker, one writer at a time per process --------------
 
 
-@dataclass
-class Job:
-    id: str
-    kind: str
-    identity: str
-    state: str = "running"
-    progress: dict[str, int] = field(default_factory=dict)
-    result: dict[str, Any] | None = None
-    error: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "job": self.id,
-            "kind": self.kind,
-            "state": self.state,
-            "progress": self.progress,
-            "result": self.result,
-            "error": self.error,
-        }
-
-
 class Service:
     """What every request shares. Commands run one at a time per process (the application
     object holds the running command's context); several processes — server workers, servers
@@ -90,7 +69,7 @@ class Service:
         self.ledger = ledger
         self.write_lock = threading.Lock()
         self.worker = ProjectionWorker(ledger, poll_interval)
-        self.jobs: dict[str, Job] = {}
+        self.jobs = Jobs(ledger.store.engine)
 
     def run(self, given: Given) -> dict[str, Any]:
         """Run one command; its result as the batch runner prints it, with the log positions
@@ -493,8 +472,8 @@ def create_app(
     def job(job_id: str, request: Request, principal: Reader) -> Any:
         found = _service(request).jobs.get(job_id)
         if found is None:
-            return problems.problem(404, "not-found", f"no job {job_id} on this server")
-        return found.as_json()
+            return problems.problem(404, "not-found", f"no job {job_id}")
+        return found
 
     @app.get("/v1/audit/pack")
     def pack(request: Request, principal: Reader) -> Any:
@@ -528,10 +507,11 @@ def _start_verify(service: Service, principal: Principal, kept: Any) -> Job:
     job = Job(uuid.uuid4().hex, "verify", principal.identity)
     head = int(service.ledger.app.recorder.max_notification_id() or 0)
     job.progress = {"events": 0, "position": 0, "head": head}
-    service.jobs[job.id] = job
+    service.jobs.save(job)
 
     def progress(events: int, position: int) -> None:
         job.progress = {"events": events, "position": position, "head": head}
+        service.jobs.save(job)
 
     def work() -> None:
         try:
@@ -549,6 +529,10 @@ def _start_verify(service: Service, principal: Principal, kept: Any) -> Job:
             job.state = "done"
         except Exception as e:
             job.error, job.state = f"{type(e).__name__}: {e}", "failed"
+        try:
+            service.jobs.save(job)
+        except Exception as e:  # the database went away: the job's end is logged at least
+            log.warning("job %s ended %s, not saved: %s", job.id, job.state, type(e).__name__)
 
     threading.Thread(target=work, name=f"verify-{job.id}", daemon=True).start()
     return job
