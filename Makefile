@@ -35,8 +35,10 @@ lint: $(DEVSTAMP)
 
 # 10k, 100k and 1M events on SQLite and on a PostgreSQL it starts itself (about 12 minutes);
 # writes docs/performance.md. Never part of `make test`, which runs a 1,000-event smoke of it.
+# Then the HTTP service under 16 concurrent loopback clients for 60 s per database (bench/service_load.py).
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.service_load --clients 16 --seconds 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

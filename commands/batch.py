@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from commands.envelope import Given, execute, parse_command
+from commands.envelope import Given, execute, parse_command, read_file
 from commands.render import describe_event, dumps
 from commands.wiring import Ledger
 from ledger.errors import InvalidInput, Rejected
@@ -34,6 +34,7 @@ def parse_line(
     identity: str,
     now: Callable[[], datetime],
     default_command_id: str | None = None,
+    files: Callable[[Any], Any] = read_file,
 ) -> Given:
     try:
         # Numbers are parsed as Decimal straight from their digits: exact, never binary.
@@ -42,7 +43,9 @@ def parse_line(
         raise InvalidInput("malformed-json", f"not JSON: {e.msg} at column {e.colno}") from None
     if not isinstance(raw, dict):
         raise InvalidInput("malformed-json", "each line must be a JSON object")
-    return parse_command(raw, identity=identity, now=now, default_command_id=default_command_id)
+    return parse_command(
+        raw, identity=identity, now=now, default_command_id=default_command_id, files=files
+    )
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, str | InvalidInput]]:

@@ -185,7 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         (
             "database administration",
-            ["admin create-auditor-role", "admin create-writer-role", "rebuild"],
+            [
+                "admin create-auditor-role",
+                "admin create-writer-role",
+                "admin issue-token",
+                "rebuild",
+            ],
+        ),
+        (
+            "HTTP service",
+            ["serve [--host --port --workers]"],
         ),
         ("batch and demo", ["run [--resume]", "demo [--programme qingdao]"]),
     ]
@@ -404,6 +413,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     writer.add_argument("--login", help="also create this login role in the writer role")
     writer.set_defaults(handler=_create_role, role="writer")
+    token = admin_sub.add_parser(
+        "issue-token",
+        parents=[common],
+        help="an API token for the HTTP service (shown once; see revoke-api-token)",
+    )
+    token.add_argument("--identity", required=True, help="the identity the token stands for")
+    token.add_argument("--token-id", help="the token's public id (default: random)")
+    token.add_argument("--label", help="what the token is for")
+    token.set_defaults(handler=_issue_token)
+
+    serve = sub.add_parser("serve", parents=[common], help="the HTTP service (docs/service.md)")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--workers", type=int, default=1, help="processes (PostgreSQL only)")
+    serve.set_defaults(handler=_serve)
 
     rb = sub.add_parser("rebuild", parents=[common], help="drop the read models, replay the log")
     rb.set_defaults(handler=_rebuild)
@@ -821,6 +845,25 @@ def _create_role(args: argparse.Namespace, out: TextIO) -> int:
             raise InvalidInput("invalid-value", str(e)) from None
     out.write(";\n".join(statements) + ";\n")
     return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    from commands.service.server import serve
+
+    return serve(getattr(args, "db", None), args.host, args.port, args.workers)
+
+
+def _issue_token(args: argparse.Namespace, out: TextIO) -> int:
+    from commands.service.server import issue_token
+
+    return issue_token(
+        getattr(args, "db", None),
+        args.acting_identity,
+        for_identity=args.identity,
+        token_id=args.token_id,
+        label=args.label,
+        out=out,
+    )
 
 
 def _rebuild(args: argparse.Namespace, out: TextIO) -> int:

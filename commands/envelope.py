@@ -77,8 +77,11 @@ def parse_command(
     identity: str,
     now: Callable[[], datetime],
     default_command_id: str | None = None,
+    files: Callable[[Any], Any] = read_file,
 ) -> Given:
-    """Check every field of ``{"command": name, ...}``; unknown fields are refused."""
+    """Check every field of ``{"command": name, ...}``; unknown fields are refused. ``files``
+    turns a file-shaped field's value into its content (by default: reads the named path; the
+    HTTP service takes the content inline and never reads a path)."""
     declared = declaration(raw.get("command"))
     envelope: dict[str, Any] = {}
     fields: dict[str, Any] = {}
@@ -91,7 +94,7 @@ def parse_command(
                 envelope[key] = spec.parse(value, key)
             continue
         field = declared.spec(key)
-        fields[key] = read_file(value) if field and field.shape == "file" else value
+        fields[key] = files(value) if field and field.shape == "file" else value
     command = declared.from_json(fields)
     # A caller-given command id (or a batch line's) makes the command idempotent.
     command_id = envelope.get("command_id") or default_command_id

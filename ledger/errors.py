@@ -137,6 +137,8 @@ RejectionCode = Literal[
     "not-newly-approved",
     "certification-in-future",
     "tax-inclusive-amount-refused",
+    "api-token-exists",
+    "unknown-api-token",
 ]
 # Every code. (A Literal of Literals is flattened, also by ``typing.get_args``.)
 ErrorCode = Literal[InputErrorCode, RejectionCode]
@@ -352,6 +354,11 @@ RULE_REJECTIONS: dict[RejectionCode, str] = {
         "Only a tax-inclusive amount was given and the policy takes tax-exclusive amounts "
         "without converting (CD-14: 金额不含税)."
     ),
+    # API tokens (the HTTP service)
+    "api-token-exists": (
+        "An API token with this id was issued already, for another identity or digest."
+    ),
+    "unknown-api-token": "No API token has this id.",
 }
 
 ALL_CODES: dict[ErrorCode, str] = dict([*INPUT_ERRORS.items(), *RULE_REJECTIONS.items()])

@@ -192,9 +192,15 @@ class Verdict:
     first_bad_position: int | None
 
 
-def verify(recorder: ApplicationRecorder, engine: Engine, kept: Digest | None) -> Verdict:
+def verify(
+    recorder: ApplicationRecorder,
+    engine: Engine,
+    kept: Digest | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Verdict:
     """Recompute the chain from the log and compare it, page by page, with the stored links
-    and a kept digest. Memory stays flat: one page of links at a time."""
+    and a kept digest. Memory stays flat: one page of links at a time. ``progress`` is told
+    (events checked, position reached) after each page."""
     problems: list[str] = []
     first_bad: int | None = None
 
@@ -285,6 +291,8 @@ def verify(recorder: ApplicationRecorder, engine: Engine, kept: Digest | None) -
                 for position in sorted(set(stored) - {n.id for n in page}):
                     flag(position, f"position {position}: a chained event is missing (deleted)")
             checked_up_to = upper
+            if progress is not None:
+                progress(count, upper)
         beyond = conn.execute(
             select(func.min(audit_chain.c.position)).where(audit_chain.c.position > checked_up_to)
         ).scalar()

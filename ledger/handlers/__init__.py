@@ -12,6 +12,7 @@ from ledger.handlers import (  # noqa: F401  (imported to register the declarati
     registration,
     special,
     supplier_side,
+    tokens,
 )
 from ledger.handlers.base import HANDLERS
 

@@ -62,6 +62,8 @@ ORDER = [
     "record-affiliation",
     # Roles after everything: once granted, only the granted identities may act.
     "grant-role",
+    "issue-api-token",
+    "revoke-api-token",
     "close-period",
     "reopen-period",
     "revoke-role",
@@ -72,8 +74,9 @@ def _identity(line: dict[str, Any]) -> str:
     return "wang.finance" if line["command"] in ("approve-payment", "approve-payments") else "docs"
 
 
-def test_the_documented_examples_run_as_a_batch(ledger: Ledger, tmp_path: Path) -> None:
-    assert sorted(ORDER) == sorted(DECLARATIONS)
+def example_lines() -> list[dict[str, Any]]:
+    """Every documented example, with the few lines they need before them, in an order that
+    runs (also run over HTTP by tests/e2e/test_service_e2e.py)."""
     examples = {name: {"command": name, **d.example} for name, d in DECLARATIONS.items()}
     lines = [examples[n] for n in ORDER]
     # The special-round examples are about a second applicant, registered here.
@@ -181,6 +184,13 @@ def test_the_documented_examples_run_as_a_batch(ledger: Ledger, tmp_path: Path) 
             "at": examples["grant-role"]["at"],
         },
     )
+    return lines
+
+
+def test_the_documented_examples_run_as_a_batch(ledger: Ledger, tmp_path: Path) -> None:
+    assert sorted(ORDER) == sorted(DECLARATIONS)
+    examples = {name: {"command": name, **d.example} for name, d in DECLARATIONS.items()}
+    lines = example_lines()
     # Four eyes: the approvals are a second person's; everything else is the clerk's batch.
     results: list[dict[str, Any]] = []
     codes = []
