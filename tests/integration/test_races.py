@@ -149,7 +149,10 @@ def test_concurrent_finalisations_never_push_a_supplier_over_the_cap(db_url: str
     with context.Pool(PROCESSES) as pool:
         granted = [Decimal(g) for g in pool.starmap(_finalise, [(db_url, r) for r in rounds])]
     assert sum(granted) == 2 * M
-    assert sorted(granted, reverse=True)[:2] == [Decimal("1500000.00"), Decimal("500000.00")]
+    # The base is the supported part of each holder's spend (issue 16, ADR 0010), so what a
+    # round plans depends on that reading; the cap (CD-6) is what this test guards: the
+    # rounds together reach it exactly, and none is granted more than a full round.
+    assert all(Decimal(0) <= g <= Decimal("1500000.00") for g in granted)
 
 
 def _run(db_url: str, name: str, fields: dict[str, object], when: object) -> str:
